@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make            module/tcpstate.ko (against KDIR) and the tools
+# make check      unit tests, then the VM suite on every test kernel
+# make demo       a throwaway VM with tcpstate loaded and real traffic
+# make fuzz       the libFuzzer harnesses, FUZZ_SECONDS each
+# make bench      instructions per segment (callgrind), VM rates
+# make checkpatch the kernel's checkpatch.pl over module/ and tools/
+# make clean      remove everything the above produced
+#
+# WERROR=1 turns warnings into errors in both the module and the tools.
+
+KVER	?= $(shell uname -r)
+KDIR	?= /lib/modules/$(KVER)/build
+
+CC	?= cc
+CLANG	?= clang
+CFLAGS	?= -O2 -g
+WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wno-unused-parameter
+ifneq ($(WERROR),)
+WARN	+= -Werror
+endif
+TOOL_CFLAGS := -std=gnu11 $(WARN) -Imodule $(CFLAGS)
+
+TOOLS	:= tools/tcpstate tools/tcpstate-pcap
+UNIT	:= tests/unit/test_fsm tests/unit/test_reader
+
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -std=gnu11 -g -O1 -Imodule -Itools \
+	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+.PHONY: all module tools unit check demo fuzz fuzz-build bench checkpatch clean
+
+all: module tools
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) WERROR=$(WERROR) modules
+
+tools: $(TOOLS)
+
+tools/tcpstate: tools/tcpstate.c tools/event_parse.c tools/event_parse.h
+	$(CC) $(TOOL_CFLAGS) -Itools -o $@ tools/tcpstate.c tools/event_parse.c
+
+tools/tcpstate-pcap: tools/tcpstate-pcap.c module/fsm.c module/fsm.h module/fsm_types.h
+	$(CC) $(TOOL_CFLAGS) -o $@ tools/tcpstate-pcap.c module/fsm.c -lpcap
+
+tests/unit/test_fsm: tests/unit/test_fsm.c tests/unit/unit.h module/fsm.c module/fsm.h
+	$(CC) $(TOOL_CFLAGS) -Itests/unit -fsanitize=address,undefined \
+		-o $@ tests/unit/test_fsm.c module/fsm.c
+
+tests/unit/test_reader: tests/unit/test_reader.c tests/unit/unit.h tools/event_parse.c tools/event_parse.h
+	$(CC) $(TOOL_CFLAGS) -Itests/unit -Itools -fsanitize=address,undefined \
+		-o $@ tests/unit/test_reader.c tools/event_parse.c
+
+unit: $(UNIT)
+
+# The whole suite: unit tests, a short fuzz run, then each test kernel in
+# a VM.  tests/run prints the closing "N passed, N failed" line.
+check: tools unit
+	tests/run
+
+demo: tools
+	scripts/demo
+
+fuzz-build: tests/fuzz/fuzz_fsm tests/fuzz/fuzz_event_parse
+
+tests/fuzz/fuzz_fsm: tests/fuzz/fuzz_fsm.c module/fsm.c module/fsm.h
+	$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_fsm.c module/fsm.c
+
+tests/fuzz/fuzz_event_parse: tests/fuzz/fuzz_event_parse.c tools/event_parse.c tools/event_parse.h
+	$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_event_parse.c tools/event_parse.c
+
+fuzz: fuzz-build
+	tests/fuzz/run $(FUZZ_SECONDS)
+
+bench: tools
+	tests/bench/run
+
+checkpatch:
+	scripts/checkpatch
+
+clean:
+	-[ -d $(KDIR) ] && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -f $(TOOLS) $(UNIT) tests/fuzz/fuzz_fsm tests/fuzz/fuzz_event_parse
+	rm -rf build

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * tcpstate's TCP state machine: the RFC 793 state of both endpoints of one
+ * connection, reconstructed from the segments an observer sees.
+ *
+ * Plain C: no skb, no lock, no clock, no allocation.  The same file is built
+ * into the kernel module, the pcap replay tool, the unit tests and the
+ * fuzzers; fsm_types.h is the only difference between them.
+ *
+ * The caller owns the memory of a struct tcpstate_fsm, serialises the calls
+ * for one flow, and passes each segment as a struct tcpstate_seg naming the
+ * tuple end that sent it.  The machine decides which end is the client and
+ * reports every state change in a struct tcpstate_result.
+ */
+#ifndef TCPSTATE_FSM_H
+#define TCPSTATE_FSM_H
+
+#include "fsm_types.h"
+
+/* RFC 793's states, with underscores.  The numbering is part of the ABI of
+ * nothing: always print them with tcpstate_state_name().
+ */
+enum tcpstate_state {
+	TCPSTATE_CLOSED,
+	TCPSTATE_LISTEN,
+	TCPSTATE_SYN_SENT,
+	TCPSTATE_SYN_RCVD,
+	TCPSTATE_ESTABLISHED,
+	TCPSTATE_FIN_WAIT_1,
+	TCPSTATE_FIN_WAIT_2,
+	TCPSTATE_CLOSE_WAIT,
+	TCPSTATE_CLOSING,
+	TCPSTATE_LAST_ACK,
+	TCPSTATE_TIME_WAIT,
+	TCPSTATE_NR_STATES
+};
+
+/* The two endpoints: the client sent the first SYN. */
+enum tcpstate_side {
+	TCPSTATE_CLIENT,
+	TCPSTATE_SERVER,
+};
+
+/* The TCP header's flag byte, bit for bit. */
+#define TCPSTATE_TCP_FIN	0x01
+#define TCPSTATE_TCP_SYN	0x02
+#define TCPSTATE_TCP_RST	0x04
+#define TCPSTATE_TCP_PSH	0x08
+#define TCPSTATE_TCP_ACK	0x10
+#define TCPSTATE_TCP_URG	0x20
+#define TCPSTATE_TCP_ECE	0x40
+#define TCPSTATE_TCP_CWR	0x80
+
+/* No window scale option on this SYN (or not a SYN). */
+#define TCPSTATE_WSCALE_NONE	0xff
+
+/*
+ * One segment, as the caller read it from the wire.  All numbers in host
+ * order.  @end is the caller's fixed name for the sender: 0 for one end of
+ * the 4-tuple and 1 for the other, the same for every segment of the flow.
+ */
+struct tcpstate_seg {
+	u32 seq;
+	u32 ack;
+	u32 len;		/* payload bytes (a GSO segment's total) */
+	u16 sport;		/* sender's port */
+	u16 dport;		/* receiver's port */
+	u16 win;		/* raw window field */
+	u8 flags;		/* TCPSTATE_TCP_* */
+	u8 wscale;		/* SYN's window scale option, or WSCALE_NONE */
+	u8 end;			/* 0 or 1: which tuple end sent it */
+};
+
+/* What the machine keeps for one endpoint, indexed by enum tcpstate_side. */
+struct tcpstate_end {
+	u32 isn;		/* initial sequence number (0 if picked up) */
+	u32 nxt;		/* next sequence number it will send */
+	u16 win;		/* last window it advertised, raw */
+	u8 wscale;		/* its SYN's window scale, or WSCALE_NONE */
+	u8 state;		/* enum tcpstate_state */
+};
+
+/* Flow flags (struct tcpstate_fsm.flags). */
+#define TCPSTATE_F_STARTED	0x01	/* a segment has been accepted */
+#define TCPSTATE_F_CLIENT_B	0x02	/* tuple end 1 is the client */
+#define TCPSTATE_F_PICKUP	0x04	/* first segment seen was not a SYN */
+#define TCPSTATE_F_GUESSED	0x08	/* roles guessed from the ports */
+#define TCPSTATE_F_REUSED	0x10	/* a later generation on its 4-tuple */
+#define TCPSTATE_F_SIMOPEN	0x20	/* both ends sent a SYN */
+#define TCPSTATE_F_SIMCLOSE	0x40	/* both FINs crossed */
+#define TCPSTATE_F_RESET	0x80	/* ended by a RST */
+
+/*
+ * The per-flow state.  Zero it (or call tcpstate_fsm_init()) before the
+ * first segment.  Read the fields freely; change them only through the
+ * functions below.
+ */
+struct tcpstate_fsm {
+	u64 history;		/* Zeek-style letters, 4 bits each, oldest low */
+	struct tcpstate_end end[2];	/* [TCPSTATE_CLIENT], [TCPSTATE_SERVER] */
+	u32 mark_us;		/* handshake: time of SYN, then of SYN/ACK;
+				 * later: time the first end entered TIME_WAIT
+				 */
+	u32 rtt_syn_us;		/* SYN -> SYN/ACK, 0 if not measured */
+	u32 rtt_ack_us;		/* SYN/ACK -> ACK, 0 if not measured */
+	u16 seen;		/* history letters already recorded */
+	u8 flags;		/* TCPSTATE_F_* */
+};
+
+#define TCPSTATE_FSM_MAX_SIZE	48
+static_assert(sizeof(struct tcpstate_fsm) <= TCPSTATE_FSM_MAX_SIZE,
+	      "the core's per-flow state must stay within 48 bytes");
+
+/* Why a segment changed nothing (or did something worth counting). */
+enum tcpstate_verdict {
+	TCPSTATE_V_OK,		/* accepted; it may or may not move a state */
+	TCPSTATE_V_RETRANS,	/* SYN, SYN/ACK, FIN or final ACK again */
+	TCPSTATE_V_BAD_FLAGS,	/* SYN+FIN, SYN+RST, no flags, FIN w/o ACK... */
+	TCPSTATE_V_BAD_ACK,	/* handshake ack is not the peer's ISN + 1 */
+	TCPSTATE_V_BAD_RST,	/* RST outside the receiver's window */
+	TCPSTATE_V_UNEXPECTED,	/* no place in the sender's state (SYN when
+				 * established, a segment after CLOSED, a
+				 * lone RST opening a flow...)
+				 */
+	TCPSTATE_V_NR
+};
+
+/* Things the caller may want to count (struct tcpstate_result.notes). */
+#define TCPSTATE_N_HANDSHAKE	0x0001	/* server reached ESTABLISHED */
+#define TCPSTATE_N_REFUSED	0x0002	/* SYN answered by RST */
+#define TCPSTATE_N_RESET	0x0004	/* a RST closed the connection */
+#define TCPSTATE_N_SIMOPEN	0x0008	/* SYN crossed SYN */
+#define TCPSTATE_N_SIMCLOSE	0x0010	/* FIN crossed FIN */
+#define TCPSTATE_N_PICKUP	0x0020	/* flow picked up mid-stream */
+#define TCPSTATE_N_NEWGEN	0x0040	/* a SYN restarted a finished flow */
+#define TCPSTATE_N_FINISHED	0x0080	/* both ends are now CLOSED */
+
+/* At most this many state changes come from one segment. */
+#define TCPSTATE_MAX_TRANS	6
+
+struct tcpstate_trans {
+	u8 side;		/* enum tcpstate_side */
+	u8 old_state;
+	u8 new_state;
+};
+
+struct tcpstate_result {
+	u8 verdict;		/* enum tcpstate_verdict */
+	u8 nr;			/* valid entries in trans[] */
+	u16 notes;		/* TCPSTATE_N_* */
+	struct tcpstate_trans trans[TCPSTATE_MAX_TRANS];
+};
+
+/* Longest strings the formatters write, with the NUL. */
+#define TCPSTATE_HISTORY_LEN	17
+#define TCPSTATE_TCPFLAGS_LEN	9
+#define TCPSTATE_FLOWFLAGS_LEN	48
+
+void tcpstate_fsm_init(struct tcpstate_fsm *f);
+
+/*
+ * Whether a segment may open a flow that the caller does not know yet: a
+ * SYN, or anything a mid-stream pickup can make sense of.  A lone RST or an
+ * invalid flag combination does not.
+ */
+bool tcpstate_fsm_opens(const struct tcpstate_seg *s);
+
+/*
+ * Feed one segment.  @now_us is any microsecond clock (it may wrap); it is
+ * used only to measure the handshake and to start TIME_WAIT.
+ */
+void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
+		       u32 now_us, struct tcpstate_result *r);
+
+/*
+ * The timer: if an end has been in TIME_WAIT for @time_wait_us or more at
+ * @now_us, move it to CLOSED.  Returns the number of transitions in @r.
+ */
+int tcpstate_fsm_tick(struct tcpstate_fsm *f, u32 now_us, u32 time_wait_us,
+		      struct tcpstate_result *r);
+
+/* Both ends CLOSED: the connection is over. */
+bool tcpstate_fsm_finished(const struct tcpstate_fsm *f);
+
+/* The tuple end (0 or 1) that is the client. */
+static inline u8 tcpstate_fsm_client_end(const struct tcpstate_fsm *f)
+{
+	return (f->flags & TCPSTATE_F_CLIENT_B) ? 1 : 0;
+}
+
+/* Names and notations shared by /proc, the events and the tools. */
+const char *tcpstate_state_name(unsigned int state);
+const char *tcpstate_side_name(unsigned int side);
+const char *tcpstate_verdict_name(unsigned int verdict);
+/* tcpdump's notation: "S", "S.", ".", "P.", "F.", "FP.", "R", "R." ... */
+void tcpstate_tcpflags_format(u8 flags, char buf[TCPSTATE_TCPFLAGS_LEN]);
+/* "ShADadFf" */
+void tcpstate_fsm_history_format(const struct tcpstate_fsm *f,
+				 char buf[TCPSTATE_HISTORY_LEN]);
+/* "-" or comma-separated words: "pickup,guessed" */
+void tcpstate_fsm_flags_format(u8 flags, char buf[TCPSTATE_FLOWFLAGS_LEN]);
+
+#endif /* TCPSTATE_FSM_H */

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The only difference between the state machine built into the module and
+ * the one built into the userspace tools, tests and fuzzers: where the
+ * fixed-width integer types and static_assert come from.
+ */
+#ifndef TCPSTATE_FSM_TYPES_H
+#define TCPSTATE_FSM_TYPES_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#include <linux/build_bug.h>
+#else
+#include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+typedef int32_t s32;
+#endif
+
+#endif /* TCPSTATE_FSM_TYPES_H */
