@@ -10,6 +10,7 @@
 #ifdef __KERNEL__
 #include <linux/types.h>
 #include <linux/build_bug.h>
+#include <linux/kernel.h>	/* ARRAY_SIZE */
 #else
 #include <assert.h>
 #include <stdbool.h>
@@ -21,6 +22,8 @@ typedef uint16_t u16;
 typedef uint32_t u32;
 typedef uint64_t u64;
 typedef int32_t s32;
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
 
 #endif /* TCPSTATE_FSM_TYPES_H */

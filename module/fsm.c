@@ -1,0 +1,845 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcpstate's TCP state machine.  See fsm.h for the contract.
+ *
+ * Each segment is an event for both endpoints: its sender sends it and its
+ * receiver is sent it.  A segment is checked first (flags, handshake acks,
+ * RST window) and, if it passes, looked up in one const table twice: once
+ * for the sender, once for the receiver.  A state changes on the segment
+ * that proves it, the way the textbook ladder diagrams draw it:
+ *
+ *	client                                      server
+ *	CLOSED                                      LISTEN
+ *	SYN_SENT     --- S   seq=x --------------->
+ *	ESTABLISHED  <-- S.  seq=y ack=x+1 --------  SYN_RCVD
+ *	             --- .   ack=y+1 ------------->  ESTABLISHED
+ *	FIN_WAIT_1   --- F.  seq=u --------------->  CLOSE_WAIT
+ *	FIN_WAIT_2   <-- .   ack=u+1 -------------
+ *	TIME_WAIT    <-- F.  seq=w ack=u+1 --------  LAST_ACK
+ *	             --- .   ack=w+1 ------------->  CLOSED
+ *	CLOSED  (2MSL later, by the timer)
+ */
+
+#include "fsm.h"
+
+/* What a segment is, from its flags alone. */
+enum seg_class {
+	C_INVALID,		/* no place in TCP: counted, ignored */
+	C_SYN,			/* SYN without ACK: an active open */
+	C_SYNACK,		/* SYN with ACK: the answer to a SYN */
+	C_ACK,			/* ACK, with or without data */
+	C_FIN,			/* FIN with ACK */
+	C_RST,			/* RST, with or without ACK */
+};
+
+#define F_	TCPSTATE_TCP_FIN
+#define S_	TCPSTATE_TCP_SYN
+#define R_	TCPSTATE_TCP_RST
+#define P_	TCPSTATE_TCP_PSH
+#define A_	TCPSTATE_TCP_ACK
+#define U_	TCPSTATE_TCP_URG
+
+/* A class for one flag set, whatever PSH and URG say. */
+#define ANY_PU(flags, class)						\
+	[(flags)] = (class), [(flags) | P_] = (class),			\
+	[(flags) | U_] = (class), [(flags) | P_ | U_] = (class)
+
+/*
+ * The valid flag combinations, indexed by the low six flag bits (ECE and
+ * CWR never change the class).  Everything not listed is C_INVALID: no
+ * flags at all, SYN+FIN, SYN+RST, RST+FIN, FIN without ACK, PSH or URG
+ * alone.
+ */
+static const u8 seg_class_of[64] = {
+	ANY_PU(S_, C_SYN),
+	ANY_PU(S_ | A_, C_SYNACK),
+	ANY_PU(A_, C_ACK),
+	ANY_PU(F_ | A_, C_FIN),
+	ANY_PU(R_, C_RST),
+	ANY_PU(R_ | A_, C_RST),
+};
+
+/* The events of one endpoint: rows of the transition table. */
+enum fsm_event {
+	EV_SND_SYN,		/* it sends a SYN */
+	EV_SND_SYNACK,		/* it sends a SYN/ACK */
+	EV_SND_ACK,		/* it sends an ACK, with or without data */
+	EV_SND_FIN,		/* it sends a FIN */
+	EV_SND_FIN_CROSSED,	/* it sends a FIN that does not ack the
+				 * peer's FIN, which it was taken to have
+				 */
+	EV_SND_RST,		/* it sends an acceptable RST */
+	EV_RCV_SYNACK,		/* it is sent a SYN/ACK acking its SYN */
+	EV_RCV_SYNACK_SIM,	/* the same, in a simultaneous open */
+	EV_RCV_ACK,		/* it is sent the ACK of its SYN or FIN */
+	EV_RCV_FIN,		/* it is sent a FIN */
+	EV_RCV_FINACK,		/* it is sent a FIN that acks its SYN or FIN */
+	EV_RCV_RST,		/* it is sent an acceptable RST */
+	EV_TIMER,		/* 2MSL has passed */
+	NR_EVENTS,
+	EV_NONE = NR_EVENTS
+};
+
+/* Short names keep the table's rows on one line each. */
+#define sCL TCPSTATE_CLOSED
+#define sLI TCPSTATE_LISTEN
+#define sSS TCPSTATE_SYN_SENT
+#define sSR TCPSTATE_SYN_RCVD
+#define sES TCPSTATE_ESTABLISHED
+#define sF1 TCPSTATE_FIN_WAIT_1
+#define sF2 TCPSTATE_FIN_WAIT_2
+#define sCW TCPSTATE_CLOSE_WAIT
+#define sCG TCPSTATE_CLOSING
+#define sLA TCPSTATE_LAST_ACK
+#define sTW TCPSTATE_TIME_WAIT
+/* Cells that are not a state: */
+#define sNO 0x10		/* no change */
+#define sRT 0x11		/* no change: a retransmission, counted */
+#define sIV 0x12		/* no change: no place here, the segment is refused */
+#define sQC 0x13		/* quietly CLOSED: it never left CLOSED */
+
+/*
+ * fsm_table[event][state] = the endpoint's next state.
+ *
+ * Columns:  CLOSED LISTEN SYN_SENT SYN_RCVD ESTABLISHED FIN_WAIT_1
+ *           FIN_WAIT_2 CLOSE_WAIT CLOSING LAST_ACK TIME_WAIT
+ */
+static const u8 fsm_table[NR_EVENTS][TCPSTATE_NR_STATES] = {
+/*
+ * Sends a SYN.
+ * CLOSED -> SYN_SENT: the active open.
+ * LISTEN -> SYN_SENT: the presumed listener opens too (simultaneous open).
+ * SYN_SENT: the same SYN again.
+ * SYN_RCVD and later: a SYN inside a connection has no place.  (A SYN
+ * from CLOSED or TIME_WAIT on a finished flow starts a new generation
+ * before the table is consulted.)
+ */
+	[EV_SND_SYN] =
+	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
+		{sSS, sSS, sRT, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV},
+/*
+ * Sends a SYN/ACK.
+ * LISTEN -> SYN_RCVD: it got the SYN and answers; this proves it listened.
+ * SYN_SENT -> SYN_RCVD: it got the peer's crossing SYN (simultaneous open).
+ * SYN_RCVD, ESTABLISHED: the same SYN/ACK again (its ACK was lost).
+ * CLOSED and the closing states: no place.
+ */
+	[EV_SND_SYNACK] =
+	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
+		{sIV, sSR, sSR, sRT, sRT, sIV, sIV, sIV, sIV, sIV, sIV},
+/*
+ * Sends an ACK (data or not).
+ * SYN_SENT -> ESTABLISHED: it acks the peer's SYN, which it can only have
+ * had by a SYN/ACK the observer never saw as acking (split handshake).
+ * TIME_WAIT: the final ACK again, for a retransmitted FIN.
+ * CLOSED, LISTEN: an endpoint without a connection sends no ACK.
+ * Everything else: data flows, nothing moves (half-close included).
+ */
+	[EV_SND_ACK] =
+	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
+		{sIV, sIV, sES, sNO, sNO, sNO, sNO, sNO, sNO, sNO, sRT},
+/*
+ * Sends a FIN.
+ * ESTABLISHED -> FIN_WAIT_1: the active close.
+ * SYN_RCVD -> FIN_WAIT_1: a close before the handshake completed.
+ * CLOSE_WAIT -> LAST_ACK: the passive close, after the peer's FIN.
+ * FIN_WAIT_1 and later: the same FIN again.
+ */
+	[EV_SND_FIN] =
+	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
+		{sIV, sIV, sIV, sF1, sF1, sRT, sRT, sLA, sRT, sRT, sRT},
+/*
+ * Sends a FIN whose ack does not cover the peer's FIN: the two FINs
+ * crossed (simultaneous close).
+ * CLOSE_WAIT -> CLOSING: it was taken to have the peer's FIN when that FIN
+ * was seen; its own FIN shows it closed first and now waits for its ACK.
+ * The other cells are those of an ordinary FIN.
+ */
+	[EV_SND_FIN_CROSSED] =
+	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
+		{sIV, sIV, sIV, sF1, sF1, sRT, sRT, sCG, sRT, sRT, sRT},
+/*
+ * Sends an acceptable RST: it aborts.
+ * LISTEN: the port was closed all along (a refused SYN): quietly CLOSED.
+ * SYN_SENT .. LAST_ACK -> CLOSED: an abort.
+ * CLOSED, TIME_WAIT: a reset from no connection changes nothing.
+ */
+	[EV_SND_RST] =
+	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
+		{sNO, sQC, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sNO},
+/*
+ * Is sent a SYN/ACK that acks its SYN (the ack was checked).
+ * SYN_SENT -> ESTABLISHED: the second step of the three-way handshake.
+ * SYN_RCVD -> ESTABLISHED: simultaneous open, its own SYN/ACK went first.
+ */
+	[EV_RCV_SYNACK] =
+	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
+		{sNO, sNO, sES, sES, sNO, sNO, sNO, sNO, sNO, sNO, sNO},
+/*
+ * The same in a simultaneous open (it sent a SYN of its own).
+ * SYN_SENT: no change yet; its own SYN/ACK will prove SYN_RCVD, or its
+ * ACK will prove ESTABLISHED.
+ * SYN_RCVD -> ESTABLISHED: both SYN/ACKs are out.
+ */
+	[EV_RCV_SYNACK_SIM] =
+	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
+		{sNO, sNO, sNO, sES, sNO, sNO, sNO, sNO, sNO, sNO, sNO},
+/*
+ * Is sent the ACK of its SYN or of its FIN.
+ * SYN_RCVD -> ESTABLISHED: the third step of the handshake (or any later
+ * segment that acks the SYN when the third ACK was lost).
+ * FIN_WAIT_1 -> FIN_WAIT_2: its FIN is acked, the peer may still send.
+ * CLOSING -> TIME_WAIT: its FIN is acked after the FINs crossed.
+ * LAST_ACK -> CLOSED: the last ACK of the four-way close.
+ */
+	[EV_RCV_ACK] =
+	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
+		{sNO, sNO, sNO, sES, sNO, sF2, sNO, sNO, sTW, sCL, sNO},
+/*
+ * Is sent a FIN that does not ack its own SYN or FIN.
+ * ESTABLISHED -> CLOSE_WAIT: the peer closed first.
+ * FIN_WAIT_1 -> CLOSING: the FINs crossed (simultaneous close).
+ * FIN_WAIT_2 -> TIME_WAIT: the peer's FIN after the ACK of ours.
+ * Elsewhere the FIN is one it already had.
+ */
+	[EV_RCV_FIN] =
+	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
+		{sNO, sNO, sNO, sNO, sCW, sCG, sTW, sNO, sNO, sNO, sNO},
+/*
+ * Is sent a FIN that also acks its SYN or FIN.
+ * SYN_RCVD -> CLOSE_WAIT: the FIN completes the handshake and closes.
+ * FIN_WAIT_1 -> TIME_WAIT: the peer's FIN came with the ACK of ours.
+ * FIN_WAIT_2 -> TIME_WAIT: the peer's FIN, ours acked before.
+ * CLOSING -> TIME_WAIT: a retransmitted FIN that carries the ACK of ours.
+ * LAST_ACK -> CLOSED: the same, seen from the other side.
+ */
+	[EV_RCV_FINACK] =
+	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
+		{sNO, sNO, sNO, sCW, sCW, sTW, sTW, sNO, sTW, sCL, sNO},
+/*
+ * Is sent an acceptable RST.
+ * SYN_SENT -> CLOSED: its SYN was refused.
+ * SYN_RCVD .. LAST_ACK -> CLOSED: the peer aborted.
+ * TIME_WAIT -> CLOSED: Linux lets a RST end TIME_WAIT (no RFC 1337).
+ * CLOSED, LISTEN: nothing to reset.
+ */
+	[EV_RCV_RST] =
+	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
+		{sNO, sNO, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL},
+/*
+ * The 2MSL timer.
+ * TIME_WAIT -> CLOSED: nothing old can still be in flight.
+ */
+	[EV_TIMER] =
+	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
+		{sNO, sNO, sNO, sNO, sNO, sNO, sNO, sNO, sNO, sNO, sCL},
+};
+
+/* The sender's row for each class. */
+static const u8 snd_event_of[] = {
+	[C_INVALID] = EV_NONE,
+	[C_SYN] = EV_SND_SYN,
+	[C_SYNACK] = EV_SND_SYNACK,
+	[C_ACK] = EV_SND_ACK,
+	[C_FIN] = EV_SND_FIN,
+	[C_RST] = EV_SND_RST,
+};
+
+/* History letters: upper case for the client, lower for the server. */
+enum hist_letter { H_SYN, H_SYNACK, H_ACK, H_DATA, H_FIN, H_RST, H_RETRANS,
+		   NR_LETTERS };
+static const char hist_upper[NR_LETTERS] = "SHADFRT";
+
+static bool seq_before(u32 a, u32 b)
+{
+	return (s32)(a - b) < 0;
+}
+
+/* a <= x <= b in sequence space */
+static bool seq_between(u32 x, u32 a, u32 b)
+{
+	return !seq_before(x, a) && !seq_before(b, x);
+}
+
+void tcpstate_fsm_init(struct tcpstate_fsm *f)
+{
+	*f = (struct tcpstate_fsm){ 0 };
+	f->end[TCPSTATE_CLIENT].state = TCPSTATE_CLOSED;
+	f->end[TCPSTATE_SERVER].state = TCPSTATE_LISTEN;
+	f->end[TCPSTATE_CLIENT].wscale = TCPSTATE_WSCALE_NONE;
+	f->end[TCPSTATE_SERVER].wscale = TCPSTATE_WSCALE_NONE;
+}
+
+bool tcpstate_fsm_opens(const struct tcpstate_seg *s)
+{
+	u8 c = seg_class_of[s->flags & 0x3f];
+
+	return c != C_INVALID && c != C_RST;
+}
+
+/* CLOSED, or a LISTEN that never took part in this connection. */
+static bool ended(u8 state)
+{
+	return state == TCPSTATE_CLOSED || state == TCPSTATE_LISTEN;
+}
+
+bool tcpstate_fsm_finished(const struct tcpstate_fsm *f)
+{
+	return (f->flags & TCPSTATE_F_STARTED) &&
+	       ended(f->end[0].state) && ended(f->end[1].state);
+}
+
+static u8 side_of_end(const struct tcpstate_fsm *f, u8 end)
+{
+	return (end & 1) == tcpstate_fsm_client_end(f) ?
+	       TCPSTATE_CLIENT : TCPSTATE_SERVER;
+}
+
+static bool synchronized(u8 state)
+{
+	return state >= TCPSTATE_ESTABLISHED;
+}
+
+/* Record one state change of @side, if it is one. */
+static void fsm_move(struct tcpstate_fsm *f, struct tcpstate_result *r,
+		     u8 side, u8 next, u32 now_us)
+{
+	struct tcpstate_end *e = &f->end[side];
+
+	if (next == e->state)
+		return;
+	if (r->nr < TCPSTATE_MAX_TRANS) {
+		r->trans[r->nr].side = side;
+		r->trans[r->nr].old_state = e->state;
+		r->trans[r->nr].new_state = next;
+		r->nr++;
+	}
+	if (next == TCPSTATE_TIME_WAIT &&
+	    f->end[!side].state != TCPSTATE_TIME_WAIT)
+		f->mark_us = now_us;
+	e->state = next;
+}
+
+/*
+ * Apply one table row to @side.  Returns the cell when it is not a state
+ * (sNO, sRT, sIV, sQC), so the caller can count it.
+ */
+static u8 fsm_apply(struct tcpstate_fsm *f, struct tcpstate_result *r,
+		    u8 side, u8 ev, u32 now_us)
+{
+	u8 cell;
+
+	if (ev >= NR_EVENTS)
+		return sNO;
+	cell = fsm_table[ev][f->end[side].state];
+	if (cell < TCPSTATE_NR_STATES) {
+		fsm_move(f, r, side, cell, now_us);
+		return sNO;
+	}
+	if (cell == sQC)
+		f->end[side].state = TCPSTATE_CLOSED;
+	return cell;
+}
+
+static void history_add(struct tcpstate_fsm *f, u8 side, u8 letter)
+{
+	u8 code = 1 + letter + side * NR_LETTERS;	/* 1 .. 14 */
+	u16 bit = 1u << (code - 1);
+	int n;
+
+	if (f->seen & bit)
+		return;
+	f->seen |= bit;
+	for (n = 0; n < 16; n++)
+		if (!((f->history >> (4 * n)) & 0xf))
+			break;
+	if (n < 16)
+		f->history |= (u64)code << (4 * n);
+}
+
+static void history_note(struct tcpstate_fsm *f, u8 side, u8 cls,
+			 const struct tcpstate_seg *s, bool retrans)
+{
+	switch (cls) {
+	case C_SYN:
+		history_add(f, side, H_SYN);
+		break;
+	case C_SYNACK:
+		history_add(f, side, H_SYNACK);
+		break;
+	case C_ACK:
+		history_add(f, side, s->len ? H_DATA : H_ACK);
+		break;
+	case C_FIN:
+		if (s->len)
+			history_add(f, side, H_DATA);
+		history_add(f, side, H_FIN);
+		break;
+	case C_RST:
+		history_add(f, side, H_RST);
+		break;
+	}
+	if (retrans)
+		history_add(f, side, H_RETRANS);
+}
+
+/* The receiver's window, scaled only if both SYNs offered scaling. */
+static u32 rcv_window(const struct tcpstate_end *snd,
+		      const struct tcpstate_end *rcv)
+{
+	u32 shift = 0;
+
+	if (snd->wscale != TCPSTATE_WSCALE_NONE &&
+	    rcv->wscale != TCPSTATE_WSCALE_NONE)
+		shift = rcv->wscale > 14 ? 14 : rcv->wscale;
+	return (u32)rcv->win << shift;
+}
+
+/*
+ * A RST counts when it answers the receiver's SYN (its ack is ISN + 1),
+ * when it aborts the sender's own SYN, or when its seq falls in the
+ * receiver's window around what the sender was to send next.
+ */
+static bool rst_acceptable(const struct tcpstate_seg *s,
+			   const struct tcpstate_end *snd,
+			   const struct tcpstate_end *rcv)
+{
+	u32 win;
+	s32 d;
+
+	if (rcv->state == TCPSTATE_SYN_SENT)
+		return (s->flags & TCPSTATE_TCP_ACK) && s->ack == rcv->isn + 1;
+	if (snd->state == TCPSTATE_SYN_SENT)
+		return seq_between(s->seq, snd->isn, snd->nxt);
+	d = (s32)(s->seq - snd->nxt);
+	if (!d)
+		return true;
+	win = rcv_window(snd, rcv);
+	if (win > 0x7fffffff)
+		win = 0x7fffffff;
+	return d < 0 ? (u32)-d < win : (u32)d < win;
+}
+
+/* The ack covers the receiver's SYN or FIN, which is what it waits for. */
+static bool acks_receiver(const struct tcpstate_seg *s,
+			  const struct tcpstate_end *rcv)
+{
+	if (!(s->flags & TCPSTATE_TCP_ACK))
+		return false;
+	switch (rcv->state) {
+	case TCPSTATE_SYN_RCVD:
+		return seq_between(s->ack, rcv->isn + 1, rcv->nxt);
+	case TCPSTATE_FIN_WAIT_1:
+	case TCPSTATE_FIN_WAIT_2:
+	case TCPSTATE_CLOSING:
+	case TCPSTATE_LAST_ACK:
+	case TCPSTATE_TIME_WAIT:
+		return s->ack == rcv->nxt;
+	default:
+		return false;
+	}
+}
+
+/*
+ * The checks the textbooks teach.  Returns a verdict other than OK when
+ * the segment must change nothing.
+ */
+static u8 fsm_check(const struct tcpstate_fsm *f, const struct tcpstate_seg *s,
+		    u8 cls, const struct tcpstate_end *snd,
+		    const struct tcpstate_end *rcv)
+{
+	switch (cls) {
+	case C_SYNACK:
+		/* It must answer a SYN, and ack that SYN's ISN + 1. */
+		if (rcv->state == TCPSTATE_CLOSED ||
+		    rcv->state == TCPSTATE_LISTEN)
+			return TCPSTATE_V_UNEXPECTED;
+		if (s->ack != rcv->isn + 1)
+			return TCPSTATE_V_BAD_ACK;
+		break;
+	case C_ACK:
+	case C_FIN:
+		/* Acking the peer's SYN from SYN_SENT needs that SYN. */
+		if (snd->state == TCPSTATE_SYN_SENT &&
+		    (rcv->state == TCPSTATE_LISTEN ||
+		     rcv->state == TCPSTATE_CLOSED ||
+		     !seq_between(s->ack, rcv->isn + 1, rcv->nxt)))
+			return TCPSTATE_V_BAD_ACK;
+		/* Whatever reaches SYN_RCVD must ack its SYN. */
+		if (rcv->state == TCPSTATE_SYN_RCVD && !acks_receiver(s, rcv))
+			return TCPSTATE_V_BAD_ACK;
+		break;
+	case C_RST:
+		if (!rst_acceptable(s, snd, rcv))
+			return TCPSTATE_V_BAD_RST;
+		break;
+	}
+	return TCPSTATE_V_OK;
+}
+
+/* Track what the sender has sent: its ISN, next seq and window. */
+static void track_sender(struct tcpstate_end *e, const struct tcpstate_seg *s,
+			 u8 cls)
+{
+	u32 end;
+
+	if (cls == C_RST)
+		return;
+	e->win = s->win;
+	if (cls == C_SYN || cls == C_SYNACK) {
+		if (e->state < TCPSTATE_SYN_RCVD || e->isn != s->seq ||
+		    !e->nxt) {
+			e->isn = s->seq;
+			e->nxt = s->seq + 1 + s->len;
+		}
+		e->wscale = s->wscale;
+		return;
+	}
+	end = s->seq + s->len + (cls == C_FIN ? 1 : 0);
+	if (seq_before(e->nxt, end))
+		e->nxt = end;
+}
+
+/*
+ * A finished flow sees a SYN again: finish the old generation (TIME_WAIT
+ * ends close now) and start over with the SYN's sender as the client.
+ */
+static void fsm_new_generation(struct tcpstate_fsm *f,
+			       const struct tcpstate_seg *s, u32 now_us,
+			       struct tcpstate_result *r)
+{
+	int side;
+
+	for (side = 0; side < 2; side++)
+		if (f->end[side].state == TCPSTATE_TIME_WAIT)
+			fsm_move(f, r, side, TCPSTATE_CLOSED, now_us);
+	tcpstate_fsm_init(f);
+	f->flags = TCPSTATE_F_STARTED | TCPSTATE_F_REUSED |
+		   (s->end ? TCPSTATE_F_CLIENT_B : 0);
+	r->notes |= TCPSTATE_N_NEWGEN;
+}
+
+/* Nothing left of the connection but TIME_WAIT: a SYN may start anew. */
+static bool generation_over(const struct tcpstate_fsm *f)
+{
+	u8 a = f->end[0].state, b = f->end[1].state;
+
+	return (ended(a) || a == TCPSTATE_TIME_WAIT) &&
+	       (ended(b) || b == TCPSTATE_TIME_WAIT);
+}
+
+/*
+ * The first segment of a flow.  A SYN makes its sender the client.  A
+ * SYN/ACK makes its sender the server and implies the SYN the observer
+ * missed.  Anything else is a pickup in mid-stream: both ends become
+ * ESTABLISHED and the lower, listener-like port is guessed the server.
+ */
+static bool fsm_start(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
+		      u8 cls, u32 now_us, struct tcpstate_result *r)
+{
+	bool sender_is_client;
+	u8 snd, rcv;
+
+	switch (cls) {
+	case C_SYN:
+		sender_is_client = true;
+		break;
+	case C_SYNACK:
+		sender_is_client = false;
+		break;
+	case C_ACK:
+	case C_FIN:
+		sender_is_client = s->sport >= s->dport;
+		f->flags |= TCPSTATE_F_PICKUP | TCPSTATE_F_GUESSED;
+		r->notes |= TCPSTATE_N_PICKUP;
+		break;
+	default:
+		r->verdict = TCPSTATE_V_UNEXPECTED;
+		return false;
+	}
+	f->flags |= TCPSTATE_F_STARTED;
+	if (sender_is_client == !!(s->end & 1))
+		f->flags |= TCPSTATE_F_CLIENT_B;
+	snd = side_of_end(f, s->end);
+	rcv = !snd;
+
+	if (cls == C_SYNACK) {
+		/* The SYN it answers: seq ack - 1 from the client. */
+		f->flags |= TCPSTATE_F_PICKUP;
+		r->notes |= TCPSTATE_N_PICKUP;
+		f->end[rcv].isn = s->ack - 1;
+		f->end[rcv].nxt = s->ack;
+		fsm_move(f, r, rcv, TCPSTATE_SYN_SENT, now_us);
+		f->mark_us = now_us;
+	} else if (cls != C_SYN) {
+		f->end[snd].nxt = s->seq;
+		f->end[snd].win = s->win;
+		f->end[rcv].nxt = s->ack;
+		fsm_move(f, r, TCPSTATE_CLIENT, TCPSTATE_ESTABLISHED, now_us);
+		fsm_move(f, r, TCPSTATE_SERVER, TCPSTATE_ESTABLISHED, now_us);
+	}
+	return true;
+}
+
+static u32 elapsed(u32 now_us, u32 then_us)
+{
+	u32 d = now_us - then_us;
+
+	return d ? d : 1;
+}
+
+void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
+		       u32 now_us, struct tcpstate_result *r)
+{
+	struct tcpstate_end *snd_end, *rcv_end;
+	bool was_synced, was_finished, retrans = false;
+	u8 cls, snd, rcv, ev, cell, old_snd, old_rcv;
+
+	r->verdict = TCPSTATE_V_OK;
+	r->nr = 0;
+	r->notes = 0;
+
+	cls = seg_class_of[s->flags & 0x3f];
+	if (cls == C_INVALID) {
+		r->verdict = TCPSTATE_V_BAD_FLAGS;
+		return;
+	}
+	if (!(f->flags & TCPSTATE_F_STARTED)) {
+		if (!fsm_start(f, s, cls, now_us, r))
+			return;
+	} else if (cls == C_SYN && generation_over(f)) {
+		fsm_new_generation(f, s, now_us, r);
+	}
+
+	snd = side_of_end(f, s->end);
+	rcv = !snd;
+	snd_end = &f->end[snd];
+	rcv_end = &f->end[rcv];
+	history_note(f, snd, cls, s, false);
+
+	r->verdict = fsm_check(f, s, cls, snd_end, rcv_end);
+	if (r->verdict != TCPSTATE_V_OK)
+		return;
+
+	was_synced = synchronized(f->end[0].state) &&
+		     synchronized(f->end[1].state);
+	was_finished = tcpstate_fsm_finished(f);
+	old_snd = snd_end->state;
+	old_rcv = rcv_end->state;
+
+	/* The sender: what sending this segment proves about it. */
+	ev = snd_event_of[cls];
+	if (cls == C_FIN && snd_end->state == TCPSTATE_CLOSE_WAIT &&
+	    s->ack != rcv_end->nxt)
+		ev = EV_SND_FIN_CROSSED;
+	cell = fsm_table[ev][snd_end->state];
+	if (cell == sIV) {
+		r->verdict = TCPSTATE_V_UNEXPECTED;
+		return;
+	}
+	track_sender(snd_end, s, cls);
+	fsm_apply(f, r, snd, ev, now_us);
+
+	if (cls == C_SYN && snd == TCPSTATE_CLIENT && old_snd == sCL)
+		f->mark_us = now_us;
+	if (cls == C_SYN && cell == sRT && snd == TCPSTATE_CLIENT)
+		f->mark_us = now_us;	/* the SYN/ACK answers the last SYN */
+	if (cls == C_SYN && old_snd == TCPSTATE_LISTEN) {
+		f->flags |= TCPSTATE_F_SIMOPEN;
+		r->notes |= TCPSTATE_N_SIMOPEN;
+	}
+	if (ev == EV_SND_FIN_CROSSED && old_snd == TCPSTATE_CLOSE_WAIT) {
+		f->flags |= TCPSTATE_F_SIMCLOSE;
+		r->notes |= TCPSTATE_N_SIMCLOSE;
+	}
+	if (cls == C_SYNACK && old_snd == TCPSTATE_LISTEN &&
+	    !(f->flags & TCPSTATE_F_PICKUP))
+		f->rtt_syn_us = elapsed(now_us, f->mark_us);
+	if (cls == C_SYNACK && old_snd != snd_end->state)
+		f->mark_us = now_us;
+	/* Simultaneous open: the peer's SYN/ACK already acked our SYN. */
+	if (cls == C_SYNACK && old_snd == TCPSTATE_SYN_SENT &&
+	    (f->seen & (1u << (H_SYNACK + rcv * NR_LETTERS))))
+		fsm_apply(f, r, snd, EV_RCV_SYNACK_SIM, now_us);
+
+	/* The receiver: what being sent this segment proves about it. */
+	switch (cls) {
+	case C_SYNACK:
+		ev = (f->flags & TCPSTATE_F_SIMOPEN) ?
+		     EV_RCV_SYNACK_SIM : EV_RCV_SYNACK;
+		break;
+	case C_ACK:
+		ev = acks_receiver(s, rcv_end) ? EV_RCV_ACK : EV_NONE;
+		break;
+	case C_FIN:
+		ev = acks_receiver(s, rcv_end) ? EV_RCV_FINACK : EV_RCV_FIN;
+		/* A retransmitted FIN restarts TIME_WAIT's 2MSL. */
+		if (rcv_end->state == TCPSTATE_TIME_WAIT)
+			f->mark_us = now_us;
+		break;
+	case C_RST:
+		ev = EV_RCV_RST;
+		break;
+	default:
+		ev = EV_NONE;
+		break;
+	}
+	fsm_apply(f, r, rcv, ev, now_us);
+
+	/*
+	 * The sender repeated itself (sRT): a retransmission, unless what it
+	 * repeated moved the receiver, as the first final ACK does.
+	 */
+	if (cell == sRT && !r->nr) {
+		r->verdict = TCPSTATE_V_RETRANS;
+		retrans = true;
+	}
+	if (cls == C_RST) {
+		if (old_snd == TCPSTATE_LISTEN &&
+		    old_rcv == TCPSTATE_SYN_SENT)
+			r->notes |= TCPSTATE_N_REFUSED;
+		else if (r->nr)
+			r->notes |= TCPSTATE_N_RESET;
+		f->flags |= TCPSTATE_F_RESET;
+	}
+	if (!was_synced && synchronized(f->end[0].state) &&
+	    synchronized(f->end[1].state) &&
+	    !(f->flags & TCPSTATE_F_PICKUP)) {
+		r->notes |= TCPSTATE_N_HANDSHAKE;
+		if (!(f->flags & TCPSTATE_F_SIMOPEN) && f->rtt_syn_us)
+			f->rtt_ack_us = elapsed(now_us, f->mark_us);
+	}
+	if (!was_finished && tcpstate_fsm_finished(f))
+		r->notes |= TCPSTATE_N_FINISHED;
+	if (retrans)
+		history_note(f, snd, C_INVALID, s, true);
+}
+
+int tcpstate_fsm_tick(struct tcpstate_fsm *f, u32 now_us, u32 time_wait_us,
+		      struct tcpstate_result *r)
+{
+	int side;
+
+	r->verdict = TCPSTATE_V_OK;
+	r->nr = 0;
+	r->notes = 0;
+	if (f->end[0].state != TCPSTATE_TIME_WAIT &&
+	    f->end[1].state != TCPSTATE_TIME_WAIT)
+		return 0;
+	if (now_us - f->mark_us < time_wait_us)
+		return 0;
+	for (side = 0; side < 2; side++)
+		fsm_apply(f, r, side, EV_TIMER, now_us);
+	if (r->nr && tcpstate_fsm_finished(f))
+		r->notes |= TCPSTATE_N_FINISHED;
+	return r->nr;
+}
+
+static const char *const state_names[TCPSTATE_NR_STATES] = {
+	[TCPSTATE_CLOSED] = "CLOSED",
+	[TCPSTATE_LISTEN] = "LISTEN",
+	[TCPSTATE_SYN_SENT] = "SYN_SENT",
+	[TCPSTATE_SYN_RCVD] = "SYN_RCVD",
+	[TCPSTATE_ESTABLISHED] = "ESTABLISHED",
+	[TCPSTATE_FIN_WAIT_1] = "FIN_WAIT_1",
+	[TCPSTATE_FIN_WAIT_2] = "FIN_WAIT_2",
+	[TCPSTATE_CLOSE_WAIT] = "CLOSE_WAIT",
+	[TCPSTATE_CLOSING] = "CLOSING",
+	[TCPSTATE_LAST_ACK] = "LAST_ACK",
+	[TCPSTATE_TIME_WAIT] = "TIME_WAIT",
+};
+
+const char *tcpstate_state_name(unsigned int state)
+{
+	return state < TCPSTATE_NR_STATES ? state_names[state] : "?";
+}
+
+const char *tcpstate_side_name(unsigned int side)
+{
+	return side == TCPSTATE_CLIENT ? "client" :
+	       side == TCPSTATE_SERVER ? "server" : "?";
+}
+
+static const char *const verdict_names[TCPSTATE_V_NR] = {
+	[TCPSTATE_V_OK] = "ok",
+	[TCPSTATE_V_RETRANS] = "retransmission",
+	[TCPSTATE_V_BAD_FLAGS] = "bad_flags",
+	[TCPSTATE_V_BAD_ACK] = "bad_ack",
+	[TCPSTATE_V_BAD_RST] = "bad_rst",
+	[TCPSTATE_V_UNEXPECTED] = "unexpected",
+};
+
+const char *tcpstate_verdict_name(unsigned int verdict)
+{
+	return verdict < TCPSTATE_V_NR ? verdict_names[verdict] : "?";
+}
+
+void tcpstate_tcpflags_format(u8 flags, char buf[TCPSTATE_TCPFLAGS_LEN])
+{
+	/* tcpdump's order: F S R P U E W, then "." for ACK */
+	static const struct { u8 bit; char c; } order[] = {
+		{ TCPSTATE_TCP_FIN, 'F' }, { TCPSTATE_TCP_SYN, 'S' },
+		{ TCPSTATE_TCP_RST, 'R' }, { TCPSTATE_TCP_PSH, 'P' },
+		{ TCPSTATE_TCP_URG, 'U' }, { TCPSTATE_TCP_ECE, 'E' },
+		{ TCPSTATE_TCP_CWR, 'W' }, { TCPSTATE_TCP_ACK, '.' },
+	};
+	unsigned int i, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(order); i++)
+		if (flags & order[i].bit)
+			buf[n++] = order[i].c;
+	if (!n) {
+		buf[n++] = 'n';
+		buf[n++] = 'o';
+		buf[n++] = 'n';
+		buf[n++] = 'e';
+	}
+	buf[n] = '\0';
+}
+
+void tcpstate_fsm_history_format(const struct tcpstate_fsm *f,
+				 char buf[TCPSTATE_HISTORY_LEN])
+{
+	unsigned int n;
+
+	for (n = 0; n < 16; n++) {
+		u8 code = (f->history >> (4 * n)) & 0xf;
+		u8 letter;
+
+		if (!code || code > 2 * NR_LETTERS)
+			break;
+		letter = (code - 1) % NR_LETTERS;
+		buf[n] = hist_upper[letter];
+		if (code > NR_LETTERS)
+			buf[n] += 'a' - 'A';
+	}
+	if (!n)
+		buf[n++] = '-';
+	buf[n] = '\0';
+}
+
+void tcpstate_fsm_flags_format(u8 flags, char buf[TCPSTATE_FLOWFLAGS_LEN])
+{
+	static const struct { u8 bit; const char *word; } words[] = {
+		{ TCPSTATE_F_PICKUP, "pickup" },
+		{ TCPSTATE_F_GUESSED, "guessed" },
+		{ TCPSTATE_F_REUSED, "reused" },
+		{ TCPSTATE_F_SIMOPEN, "simopen" },
+		{ TCPSTATE_F_SIMCLOSE, "simclose" },
+		{ TCPSTATE_F_RESET, "reset" },
+	};
+	unsigned int i, n = 0;
+	const char *w;
+
+	for (i = 0; i < ARRAY_SIZE(words); i++) {
+		if (!(flags & words[i].bit))
+			continue;
+		if (n)
+			buf[n++] = ',';
+		for (w = words[i].word; *w; w++)
+			buf[n++] = *w;
+	}
+	if (!n)
+		buf[n++] = '-';
+	buf[n] = '\0';
+}
