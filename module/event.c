@@ -1,0 +1,553 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The transition stream behind /proc/tcpstate_events.
+ *
+ * Writers share nothing but one counter.  tcpstate_event_emit() takes the
+ * next id from an atomic64 and owns slot (id & mask) of a power-of-two ring.
+ * Each slot carries a sequence word, (id << 1) | busy, which works like a
+ * seqcount whose values are the ids themselves:
+ *
+ *	writer				reader of id N
+ *	claim:   cmpxchg word ->	s = load-acquire(word)
+ *	         (id << 1) | 1		s >> 1 >  N: overwritten (lost)
+ *	copy the record			s >> 1 <  N or busy: not written yet
+ *	publish: store-release		copy the record
+ *	         word = id << 1		reload word: changed -> overwritten
+ *
+ * A writer that finds its slot already claimed by a newer id (the ring
+ * wrapped while it was on its way) drops its record: it is lost to every
+ * reader, as it would have been a moment later anyway.  A writer that finds
+ * the slot busy with an older id waits for it; that writer runs on another
+ * CPU with interrupts off (the section below disables them), so the wait is
+ * a few dozen instructions and cannot deadlock.  Emitting from NMI context
+ * is not supported.
+ *
+ * Every open file is a reader with its own cursor (the next id it wants),
+ * like /dev/kmsg.  Loss is found by the reader, never by the writer: a slot
+ * holding a newer id than the cursor means the cursor's event is gone, and
+ * the reader jumps to the oldest event still in the ring and says how many
+ * it skipped in a "lost=N" line.
+ */
+
+#include <linux/atomic.h>
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/irq_work.h>
+#include <linux/kernel.h>
+#include <linux/list.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/nsproxy.h>
+#include <linux/percpu.h>
+#include <linux/poll.h>
+#include <linux/proc_fs.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/socket.h>
+#include <linux/spinlock.h>
+#include <linux/timekeeping.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <net/net_namespace.h>
+
+#include "event.h"
+#include "fsm.h"
+
+/* Larger rings are refused; the module parameter validates first. */
+#define TCPSTATE_EVENT_RING_MAX	(1U << 24)
+
+/*
+ * Longest line: the keys (about 100 bytes), two 20-digit numbers, two
+ * bracketed IPv6 addresses with ports (47 bytes each) and the longest
+ * state names.  About 310 bytes; the rest is margin.
+ */
+#define TCPSTATE_EVENT_LINE_MAX	384
+
+/* "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535" and its NUL */
+#define TCPSTATE_EVENT_ADDR_LEN	48
+
+struct tcpstate_event_slot {
+	atomic64_t seq;			/* (id << 1) | busy */
+	struct tcpstate_event ev;
+};
+
+/* What slot_read() found at an id. */
+enum tcpstate_event_found {
+	TCPSTATE_EVENT_NONE,		/* not written yet */
+	TCPSTATE_EVENT_READY,		/* here, and copied out intact */
+	TCPSTATE_EVENT_LOST,		/* overwritten by a newer event */
+};
+
+struct tcpstate_event_reader {
+	struct list_head node;		/* on readers, under readers_lock */
+	struct mutex lock;		/* serialises read, poll and lseek */
+	u64 cursor;			/* the next id this reader wants */
+	u64 next;			/* the cursor after the line in line[] */
+	u64 committed;			/* cursor as last published to
+					 * the writers, under readers_lock
+					 */
+	u32 netns;			/* the opener's network namespace */
+	bool all;			/* sees every namespace */
+	bool listed;			/* opened for reading */
+	char line[TCPSTATE_EVENT_LINE_MAX];
+};
+
+static struct {
+	/* Written by every emit: a cache line of its own. */
+	atomic64_t head ____cacheline_aligned_in_smp;	/* last id taken */
+
+	/* Read by every emit, written by readers after each read(). */
+	atomic64_t consumed ____cacheline_aligned_in_smp;
+
+	struct tcpstate_event_slot *slots;
+	u64 size;
+	u64 mask;
+	bool shutdown;
+	struct proc_dir_entry *pde;
+	struct irq_work wake_work;
+} ring;
+
+/* Events overwritten while some open reader still wanted them. */
+static DEFINE_PER_CPU(u64, tcpstate_event_overwritten);
+
+static DECLARE_WAIT_QUEUE_HEAD(readers_wait);
+static DEFINE_SPINLOCK(readers_lock);
+static LIST_HEAD(readers);
+
+/* No reader open: nothing can be overwritten before a reader had it. */
+#define TCPSTATE_EVENT_NOBODY	S64_MAX
+
+static const char *const reason_names[] = {
+	[TCPSTATE_REASON_SEGMENT]	= "segment",
+	[TCPSTATE_REASON_TIMER]		= "timer",
+	[TCPSTATE_REASON_EVICT]		= "evict",
+	[TCPSTATE_REASON_UNLOAD]	= "unload",
+};
+
+/*
+ * Wakeups.  The packet path must not take the wait queue's spinlock for
+ * every event: an epoll reader stays on the queue for good, so a plain
+ * "wq_has_sleeper() then wake_up()" would take a global lock per segment
+ * for as long as one is attached.  Instead emit only checks for sleepers
+ * (one barrier, no store) and, if there are any and no wakeup is pending
+ * already, queues this irq_work; one run wakes everyone for a whole burst.
+ * The barrier in wq_has_sleeper() orders the slot's publication before the
+ * check of the pending bit; irq_work_single() clears that bit and issues a
+ * full barrier before calling us, so either the emitter sees the bit clear
+ * and queues again, or this run's wakeup happens after the slot is
+ * visible.
+ */
+static void tcpstate_event_wake(struct irq_work *work)
+{
+	wake_up_interruptible_poll(&readers_wait, EPOLLIN | EPOLLRDNORM);
+}
+
+static bool tcpstate_event_unread(u64 id)
+{
+	return id >= (u64)atomic64_read(&ring.consumed);
+}
+
+void tcpstate_event_emit(struct tcpstate_event *ev)
+{
+	struct tcpstate_event_slot *slot;
+	unsigned long flags;
+	s64 cur, mine;
+	u64 id, old;
+
+	if (unlikely(!ring.slots))
+		return;
+
+	local_irq_save(flags);
+	id = atomic64_inc_return(&ring.head);
+	ev->id = id;
+	ev->ts_ns = ktime_get_real_ns();
+	slot = &ring.slots[id & ring.mask];
+	mine = (s64)(id << 1);
+
+	cur = atomic64_read(&slot->seq);
+	for (;;) {
+		old = (u64)cur >> 1;
+		if (old > id) {
+			/* Lapped on the way here: the record is lost. */
+			if (tcpstate_event_unread(id))
+				this_cpu_inc(tcpstate_event_overwritten);
+			goto out;
+		}
+		if (cur & 1) {
+			/* An older writer on another CPU is still copying. */
+			cpu_relax();
+			cur = atomic64_read(&slot->seq);
+			continue;
+		}
+		/* Fully ordered: the claim is visible before the copy. */
+		if (atomic64_try_cmpxchg(&slot->seq, &cur, mine | 1))
+			break;
+	}
+	if (old && tcpstate_event_unread(old))
+		this_cpu_inc(tcpstate_event_overwritten);
+
+	slot->ev = *ev;
+	atomic64_set_release(&slot->seq, mine);
+out:
+	local_irq_restore(flags);
+
+	if (wq_has_sleeper(&readers_wait) && !irq_work_is_pending(&ring.wake_work))
+		irq_work_queue(&ring.wake_work);
+}
+
+void tcpstate_event_stats_read(struct tcpstate_event_stats *st)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += per_cpu(tcpstate_event_overwritten, cpu);
+	st->emitted = atomic64_read(&ring.head);
+	st->overwritten = sum;
+}
+
+/* Copy event @id out of the ring into @ev (if not NULL). */
+static enum tcpstate_event_found slot_read(u64 id, struct tcpstate_event *ev)
+{
+	struct tcpstate_event_slot *slot = &ring.slots[id & ring.mask];
+	s64 seq = atomic64_read_acquire(&slot->seq);
+	u64 held = (u64)seq >> 1;
+
+	if (held > id)
+		return TCPSTATE_EVENT_LOST;
+	if (held < id || (seq & 1))
+		return TCPSTATE_EVENT_NONE;
+	if (ev) {
+		/* A racing writer is caught by the second look below. */
+		*ev = data_race(slot->ev);
+		/* The copy before the second look, as in read_seqcount_retry() */
+		smp_rmb();
+		if (atomic64_read(&slot->seq) != seq)
+			return TCPSTATE_EVENT_LOST;
+	}
+	return TCPSTATE_EVENT_READY;
+}
+
+/* The oldest id that may still be in the ring. */
+static u64 ring_oldest(void)
+{
+	u64 head = atomic64_read(&ring.head);
+
+	return head >= ring.size ? head - ring.size + 1 : 1;
+}
+
+/*
+ * Move @r's cursor past events of other namespaces.  Returns what is at
+ * the cursor then; READY fills @ev.
+ */
+static enum tcpstate_event_found reader_peek(struct tcpstate_event_reader *r,
+					     struct tcpstate_event *ev)
+{
+	enum tcpstate_event_found found;
+	unsigned int skipped = 0;
+
+	for (;;) {
+		found = slot_read(r->cursor, ev);
+		if (found != TCPSTATE_EVENT_READY || r->all ||
+		    ev->netns == r->netns)
+			return found;
+		r->cursor++;
+		if (!(++skipped % 1024))
+			cond_resched();
+	}
+}
+
+static void addr_format(const struct tcpstate_event *ev, bool client,
+			char buf[TCPSTATE_EVENT_ADDR_LEN])
+{
+	const void *addr = client ? (const void *)&ev->caddr :
+				    (const void *)&ev->saddr;
+	unsigned int port = ntohs(client ? ev->cport : ev->sport);
+
+	if (ev->family == AF_INET)
+		scnprintf(buf, TCPSTATE_EVENT_ADDR_LEN, "%pI4:%u", addr, port);
+	else
+		scnprintf(buf, TCPSTATE_EVENT_ADDR_LEN, "[%pI6c]:%u", addr,
+			  port);
+}
+
+static int event_format(const struct tcpstate_event *ev, char *buf)
+{
+	char client[TCPSTATE_EVENT_ADDR_LEN], server[TCPSTATE_EVENT_ADDR_LEN];
+	char flags[TCPSTATE_TCPFLAGS_LEN];
+	const char *reason = "?";
+
+	addr_format(ev, true, client);
+	addr_format(ev, false, server);
+	/* Timer, eviction and unload events have no causing segment. */
+	if (ev->reason == TCPSTATE_REASON_SEGMENT && ev->tcpflags)
+		tcpstate_tcpflags_format(ev->tcpflags, flags);
+	else
+		strscpy(flags, "-", sizeof(flags));
+	if (ev->reason < ARRAY_SIZE(reason_names))
+		reason = reason_names[ev->reason];
+
+	return scnprintf(buf, TCPSTATE_EVENT_LINE_MAX,
+			 "id=%llu ts=%llu netns=%u family=%s client=%s server=%s side=%s old=%s new=%s flags=%s seq=%u ack=%u reason=%s\n",
+			 ev->id, ev->ts_ns, ev->netns,
+			 ev->family == AF_INET ? "ipv4" : "ipv6",
+			 client, server, tcpstate_side_name(ev->side),
+			 tcpstate_state_name(ev->old_state),
+			 tcpstate_state_name(ev->new_state), flags,
+			 ev->seq, ev->ack, reason);
+}
+
+/*
+ * Put @r's next line in r->line and the cursor after it in r->next.
+ * Returns its length, or 0 if there is nothing for @r yet.
+ *
+ * A lost line stands for every id from the cursor up to the oldest event
+ * still in the ring: "id=<first lost id> ts=<now> lost=<count>".  The
+ * count covers all namespaces, since what was overwritten cannot be told.
+ */
+static int reader_line(struct tcpstate_event_reader *r)
+{
+	struct tcpstate_event ev;
+	u64 next;
+
+	switch (reader_peek(r, &ev)) {
+	case TCPSTATE_EVENT_READY:
+		r->next = r->cursor + 1;
+		return event_format(&ev, r->line);
+	case TCPSTATE_EVENT_LOST:
+		next = r->cursor;
+		do
+			next = max(next + 1, ring_oldest());
+		while (slot_read(next, NULL) == TCPSTATE_EVENT_LOST);
+		r->next = next;
+		return scnprintf(r->line, TCPSTATE_EVENT_LINE_MAX,
+				 "id=%llu ts=%llu lost=%llu\n", r->cursor,
+				 ktime_get_real_ns(), next - r->cursor);
+	default:
+		return 0;
+	}
+}
+
+/* Publish the slowest reader's cursor for the overwritten count. */
+static void readers_commit(struct tcpstate_event_reader *r)
+{
+	struct tcpstate_event_reader *it;
+	s64 slowest = TCPSTATE_EVENT_NOBODY;
+
+	spin_lock(&readers_lock);
+	if (r)
+		r->committed = r->cursor;
+	list_for_each_entry(it, &readers, node)
+		slowest = min_t(s64, slowest, it->committed);
+	atomic64_set(&ring.consumed, slowest);
+	spin_unlock(&readers_lock);
+}
+
+static bool reader_woken(struct tcpstate_event_reader *r)
+{
+	return slot_read(r->cursor, NULL) != TCPSTATE_EVENT_NONE ||
+	       READ_ONCE(ring.shutdown);
+}
+
+static int events_open(struct inode *inode, struct file *file)
+{
+	struct tcpstate_event_reader *r;
+	struct net *net = current->nsproxy->net_ns;
+
+	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return -ENOMEM;
+	mutex_init(&r->lock);
+	r->netns = net->ns.inum;
+	r->all = net_eq(net, &init_net) && capable(CAP_NET_ADMIN);
+	r->cursor = ring_oldest();
+	file->private_data = r;
+
+	/* A write-only opener reads nothing and holds back no count. */
+	if (file->f_mode & FMODE_READ) {
+		r->listed = true;
+		r->committed = r->cursor;
+		spin_lock(&readers_lock);
+		list_add(&r->node, &readers);
+		spin_unlock(&readers_lock);
+		readers_commit(NULL);
+	}
+	return 0;
+}
+
+static int events_release(struct inode *inode, struct file *file)
+{
+	struct tcpstate_event_reader *r = file->private_data;
+
+	if (r->listed) {
+		spin_lock(&readers_lock);
+		list_del(&r->node);
+		spin_unlock(&readers_lock);
+		readers_commit(NULL);
+	}
+	mutex_destroy(&r->lock);
+	kfree(r);
+	return 0;
+}
+
+/*
+ * As many whole lines as fit in @count, at least one: a buffer too small
+ * for the next line gets -EINVAL, as /dev/kmsg does, and the line stays
+ * for a read with a larger buffer.  Blocks until there is a line, unless
+ * O_NONBLOCK; returns 0 (end of file) once the module is unloading and
+ * nothing is left.
+ */
+static ssize_t events_read(struct file *file, char __user *buf, size_t count,
+			   loff_t *ppos)
+{
+	struct tcpstate_event_reader *r = file->private_data;
+	size_t done = 0;
+	ssize_t ret;
+	int len;
+
+	ret = mutex_lock_interruptible(&r->lock);
+	if (ret)
+		return ret;
+
+	for (;;) {
+		len = reader_line(r);
+		if (len) {
+			if (len > count - done) {
+				if (!done)
+					ret = -EINVAL;
+				break;
+			}
+			if (copy_to_user(buf + done, r->line, len)) {
+				if (!done)
+					ret = -EFAULT;
+				break;
+			}
+			done += len;
+			r->cursor = r->next;
+			continue;
+		}
+		if (done || READ_ONCE(ring.shutdown))
+			break;
+		if (file->f_flags & O_NONBLOCK) {
+			ret = -EAGAIN;
+			break;
+		}
+		ret = wait_event_interruptible(readers_wait, reader_woken(r));
+		if (ret)
+			break;
+	}
+
+	readers_commit(r);
+	mutex_unlock(&r->lock);
+	return done ? done : ret;
+}
+
+static ssize_t events_write(struct file *file, const char __user *buf,
+			    size_t count, loff_t *ppos)
+{
+	return -EINVAL;
+}
+
+/* Only SEEK_SET 0 (the oldest event) and SEEK_END 0 (from now on). */
+static loff_t events_lseek(struct file *file, loff_t offset, int whence)
+{
+	struct tcpstate_event_reader *r = file->private_data;
+
+	if (offset)
+		return -ESPIPE;
+	if (whence != SEEK_SET && whence != SEEK_END)
+		return -EINVAL;
+
+	mutex_lock(&r->lock);
+	if (whence == SEEK_SET)
+		r->cursor = ring_oldest();
+	else
+		r->cursor = atomic64_read(&ring.head) + 1;
+	readers_commit(r);
+	mutex_unlock(&r->lock);
+	return 0;
+}
+
+static __poll_t events_poll(struct file *file, poll_table *wait)
+{
+	struct tcpstate_event_reader *r = file->private_data;
+	enum tcpstate_event_found found;
+	struct tcpstate_event ev;
+
+	poll_wait(file, &readers_wait, wait);
+
+	if (mutex_trylock(&r->lock)) {
+		found = reader_peek(r, &ev);
+		mutex_unlock(&r->lock);
+	} else {
+		/* Someone is reading this file: say what is at its cursor. */
+		found = slot_read(READ_ONCE(r->cursor), NULL);
+	}
+
+	if (found != TCPSTATE_EVENT_NONE)
+		return EPOLLIN | EPOLLRDNORM;
+	if (READ_ONCE(ring.shutdown))
+		return EPOLLIN | EPOLLRDNORM | EPOLLHUP;
+	return 0;
+}
+
+static const struct proc_ops events_ops = {
+	.proc_open	= events_open,
+	.proc_release	= events_release,
+	.proc_read	= events_read,
+	.proc_write	= events_write,
+	.proc_lseek	= events_lseek,
+	.proc_poll	= events_poll,
+};
+
+/*
+ * @ring_size is rounded up to a power of two, so that an id finds its slot
+ * with a mask; the ring then holds that many of the latest events.
+ */
+int tcpstate_event_init(unsigned int ring_size)
+{
+	int cpu;
+
+	if (!ring_size || ring_size > TCPSTATE_EVENT_RING_MAX)
+		return -EINVAL;
+
+	ring.size = roundup_pow_of_two(ring_size);
+	ring.mask = ring.size - 1;
+	atomic64_set(&ring.head, 0);
+	atomic64_set(&ring.consumed, TCPSTATE_EVENT_NOBODY);
+	ring.shutdown = false;
+	init_irq_work(&ring.wake_work, tcpstate_event_wake);
+	for_each_possible_cpu(cpu)
+		per_cpu(tcpstate_event_overwritten, cpu) = 0;
+
+	ring.slots = kvcalloc(ring.size, sizeof(*ring.slots), GFP_KERNEL);
+	if (!ring.slots)
+		return -ENOMEM;
+
+	ring.pde = proc_create("tcpstate_events", 0444, NULL, &events_ops);
+	if (!ring.pde)
+		goto err_proc;
+	return 0;
+
+err_proc:
+	kvfree(ring.slots);
+	ring.slots = NULL;
+	return -ENOMEM;
+}
+
+/*
+ * The caller has stopped emitting.  Readers blocked in read() or poll()
+ * wake up, drain what is left and get end of file; proc_remove() waits for
+ * every file operation in flight and releases the files still open.
+ */
+void tcpstate_event_exit(void)
+{
+	WRITE_ONCE(ring.shutdown, true);
+	wake_up_interruptible_all(&readers_wait);
+	proc_remove(ring.pde);
+	irq_work_sync(&ring.wake_work);
+	kvfree(ring.slots);
+	ring.slots = NULL;
+}
