@@ -1,0 +1,710 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests for the reader's parsers and filters (tools/event_parse.c):
+ * event lines, lost lines, unknown trailing keys, malformed lines, table
+ * lines, JSON, and every filter and state group.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+#include "event_parse.h"
+
+#define V4LINE "id=1042 ts=1732170000123456789 netns=4026531840 family=ipv4 " \
+	"client=10.0.2.2:51323 server=10.0.2.15:80 side=server old=SYN_RCVD " \
+	"new=ESTABLISHED flags=. seq=84689410 ack=1893430206 reason=segment"
+
+#define V6LINE "id=7 ts=1 netns=4026532000 family=ipv6 " \
+	"client=[fd00::2]:40000 server=[fd00::1]:443 side=client " \
+	"old=CLOSED new=SYN_SENT flags=S seq=4294967295 ack=0 reason=segment"
+
+#define TIMERLINE "id=9 ts=2 netns=1 family=ipv4 client=1.2.3.4:5 " \
+	"server=5.6.7.8:22 side=client old=TIME_WAIT new=CLOSED flags=- " \
+	"seq=0 ack=0 reason=timer"
+
+static struct ts_event ev;
+
+static enum ts_err parse(const char *s)
+{
+	return ts_event_parse(s, strlen(s), &ev);
+}
+
+static const char *fmt(void)
+{
+	static char buf[2048];
+
+	return ts_event_format(&ev, buf, sizeof(buf)) < 0 ? NULL : buf;
+}
+
+static const char *json(void)
+{
+	static char buf[2048];
+
+	return ts_event_json(&ev, buf, sizeof(buf)) < 0 ? NULL : buf;
+}
+
+TEST(event_v4)
+{
+	CHECK_EQ(parse(V4LINE), TS_OK);
+	CHECK(!ev.lost);
+	CHECK_EQ(ev.id, 1042);
+	CHECK(ev.ts == 1732170000123456789ull);
+	CHECK_EQ(ev.netns, 4026531840u);
+	CHECK_EQ(ev.family, 4);
+	CHECK_EQ(ev.client.family, 4);
+	CHECK_EQ(ev.client.port, 51323);
+	CHECK(!memcmp(ev.client.addr, "\x0a\x00\x02\x02", 4));
+	CHECK_EQ(ev.server.port, 80);
+	CHECK(!memcmp(ev.server.addr, "\x0a\x00\x02\x0f", 4));
+	CHECK_EQ(ev.side, TS_SERVER);
+	CHECK_EQ(ev.old_state, TS_SYN_RCVD);
+	CHECK_EQ(ev.new_state, TS_ESTABLISHED);
+	CHECK_STR(ev.flags, ".");
+	CHECK_EQ(ev.seq, 84689410u);
+	CHECK_EQ(ev.ack, 1893430206u);
+	CHECK_EQ(ev.reason, TS_REASON_SEGMENT);
+	CHECK_EQ(ev.nextra, 0);
+	/* Printing it gives back exactly the module's line. */
+	CHECK_STR(fmt(), V4LINE);
+}
+
+TEST(event_trailing_newline)
+{
+	CHECK_EQ(parse(V4LINE "\n"), TS_OK);
+	CHECK_STR(fmt(), V4LINE);
+	/* One newline only: a second is an unprintable byte. */
+	CHECK_EQ(parse(V4LINE "\n\n"), TS_E_BYTE);
+}
+
+TEST(event_v6)
+{
+	static const uint8_t fd01[16] = { 0xfd, [15] = 1 };
+
+	CHECK_EQ(parse(V6LINE), TS_OK);
+	CHECK_EQ(ev.family, 6);
+	CHECK_EQ(ev.server.family, 6);
+	CHECK(!memcmp(ev.server.addr, fd01, 16));
+	CHECK_EQ(ev.server.port, 443);
+	CHECK_EQ(ev.client.port, 40000);
+	CHECK_EQ(ev.side, TS_CLIENT);
+	CHECK_EQ(ev.old_state, TS_CLOSED);
+	CHECK_EQ(ev.new_state, TS_SYN_SENT);
+	CHECK_EQ(ev.seq, 4294967295u);
+	CHECK_STR(fmt(), V6LINE);
+}
+
+TEST(event_timer)
+{
+	CHECK_EQ(parse(TIMERLINE), TS_OK);
+	CHECK_EQ(ev.reason, TS_REASON_TIMER);
+	CHECK_STR(ev.flags, "-");
+	CHECK_EQ(ev.seq, 0);
+	CHECK_STR(fmt(), TIMERLINE);
+}
+
+TEST(event_reasons)
+{
+	static const char *const r[] = { "segment", "timer", "evict", "unload" };
+	char line[512];
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(line, sizeof(line),
+			 "id=1 ts=1 netns=1 family=ipv4 client=1.1.1.1:1 server=2.2.2.2:2 side=server old=LAST_ACK new=CLOSED flags=- seq=0 ack=0 reason=%s",
+			 r[i]);
+		CHECK_EQ(parse(line), TS_OK);
+		CHECK_EQ(ev.reason, i);
+	}
+	CHECK_EQ(parse("id=1 ts=1 netns=1 family=ipv4 client=1.1.1.1:1 server=2.2.2.2:2 side=server old=LAST_ACK new=CLOSED flags=- seq=0 ack=0 reason=magic"),
+		 TS_E_VALUE);
+}
+
+TEST(event_every_state)
+{
+	char line[512];
+	unsigned int i;
+
+	for (i = 0; i < TS_NR_STATES; i++) {
+		snprintf(line, sizeof(line),
+			 "id=1 ts=1 netns=1 family=ipv4 client=1.1.1.1:1 server=2.2.2.2:2 side=client old=%s new=%s flags=F. seq=1 ack=2 reason=segment",
+			 ts_state_name(i), ts_state_name(TS_NR_STATES - 1 - i));
+		CHECK_EQ(parse(line), TS_OK);
+		CHECK_EQ(ev.old_state, i);
+		CHECK_EQ(ev.new_state, TS_NR_STATES - 1 - i);
+	}
+	CHECK(ts_state_name(TS_NR_STATES) == NULL);
+}
+
+TEST(event_lost)
+{
+	CHECK_EQ(parse("id=1043 ts=1732170000123457000 lost=12"), TS_OK);
+	CHECK(ev.lost);
+	CHECK_EQ(ev.id, 1043);
+	CHECK_EQ(ev.nlost, 12);
+	CHECK_STR(fmt(), "id=1043 ts=1732170000123457000 lost=12");
+	CHECK_STR(json(), "{\"id\":1043,\"ts\":1732170000123457000,\"lost\":12}");
+	CHECK_EQ(parse("id=1 ts=2 lost=x"), TS_E_VALUE);
+	CHECK_EQ(parse("id=1 ts=2 lost="), TS_E_VALUE);
+	/* Keys after lost= are extras like any other. */
+	CHECK_EQ(parse("id=1 ts=2 lost=3 why=slow"), TS_OK);
+	CHECK_EQ(ev.nextra, 1);
+	CHECK_STR(json(), "{\"id\":1,\"ts\":2,\"lost\":3,\"why\":\"slow\"}");
+}
+
+TEST(event_unknown_trailing_keys)
+{
+	CHECK_EQ(parse(V4LINE " rtt_us=812 cpu=1 comm=curl empty= zero=007"),
+		 TS_OK);
+	CHECK_EQ(ev.new_state, TS_ESTABLISHED);
+	CHECK_EQ(ev.nextra, 5);
+	CHECK_STR(ts_event_extra_key(&ev, 0), "rtt_us");
+	CHECK_STR(ts_event_extra_val(&ev, 0), "812");
+	CHECK_STR(ts_event_extra_key(&ev, 2), "comm");
+	CHECK_STR(ts_event_extra_val(&ev, 2), "curl");
+	CHECK_STR(ts_event_extra_val(&ev, 3), "");
+	CHECK(ts_event_extra_key(&ev, 5) == NULL);
+	/* Numbers stay numbers; "007" is not a JSON number, so a string. */
+	CHECK(strstr(json(), ",\"reason\":\"segment\",\"rtt_us\":812,\"cpu\":1,\"comm\":\"curl\",\"empty\":\"\",\"zero\":\"007\"}"));
+	CHECK_STR(fmt(), V4LINE " rtt_us=812 cpu=1 comm=curl empty= zero=007");
+}
+
+TEST(event_many_extras_kept_to_limit)
+{
+	char line[TS_LINE_MAX + 1];
+	int n, i;
+
+	n = snprintf(line, sizeof(line), "%s", V4LINE);
+	for (i = 0; i < TS_MAX_EXTRA + 4; i++)
+		n += snprintf(line + n, sizeof(line) - n, " k%d=%d", i, i);
+	CHECK_EQ(parse(line), TS_OK);
+	CHECK_EQ(ev.nextra, TS_MAX_EXTRA);
+}
+
+TEST(event_json_keys)
+{
+	CHECK_EQ(parse(V4LINE), TS_OK);
+	CHECK_STR(json(),
+		  "{\"id\":1042,\"ts\":1732170000123456789,\"netns\":4026531840,"
+		  "\"family\":\"ipv4\",\"client\":\"10.0.2.2:51323\","
+		  "\"server\":\"10.0.2.15:80\",\"side\":\"server\","
+		  "\"old\":\"SYN_RCVD\",\"new\":\"ESTABLISHED\",\"flags\":\".\","
+		  "\"seq\":84689410,\"ack\":1893430206,\"reason\":\"segment\"}");
+	CHECK_EQ(parse(V6LINE), TS_OK);
+	CHECK(strstr(json(), "\"client\":\"[fd00::2]:40000\""));
+	/* A buffer too small is refused, never overrun. */
+	{
+		char small[40];
+
+		memset(small, 'x', sizeof(small));
+		CHECK_EQ(ts_event_json(&ev, small, sizeof(small)), -1);
+	}
+}
+
+TEST(event_extra_json_escapes)
+{
+	CHECK_EQ(parse(V4LINE " note=a\"b\\c"), TS_OK);
+	CHECK(strstr(json(), ",\"note\":\"a\\\"b\\\\c\"}"));
+}
+
+static void reject(const char *line, enum ts_err want)
+{
+	CHECK_EQ(parse(line), want);
+}
+
+TEST(event_malformed)
+{
+	reject("", TS_E_KEY);
+	reject("\n", TS_E_KEY);
+	reject("id=1", TS_E_KEY);
+	reject("ts=1 id=1 lost=2", TS_E_KEY);
+	reject("id= ts=1 lost=2", TS_E_VALUE);
+	reject("id=-1 ts=1 lost=2", TS_E_VALUE);
+	reject("id=+1 ts=1 lost=2", TS_E_VALUE);
+	reject("id=18446744073709551616 ts=1 lost=2", TS_E_VALUE);
+	reject("id=1 ts=1 lost=2 junk", TS_E_EXTRA);
+	reject("id=1 ts=1 lost=2 =x", TS_E_EXTRA);
+	reject("id=1 ts=1 lost=2 Key=x", TS_E_EXTRA);
+	reject("id=1 ts=1 lost=2 id=3", TS_E_EXTRA);
+	reject("id=1\tts=1 lost=2", TS_E_BYTE);
+	reject("id=1 ts=1 lost=2\r", TS_E_BYTE);
+	reject("id=1 ts=1 lost=2 x=\xc3\xa9", TS_E_BYTE);
+	/* Truncated after every key. */
+	{
+		static const char *const cut[] = {
+			" netns=", " family=", " client=", " server=", " side=",
+			" old=", " new=", " flags=", " seq=", " ack=", " reason=",
+		};
+		char line[512];
+		unsigned int i;
+
+		for (i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+			const char *at = strstr(V4LINE, cut[i]);
+
+			snprintf(line, sizeof(line), "%.*s",
+				 (int)(at - V4LINE), V4LINE);
+			CHECK_EQ(parse(line), TS_E_KEY);
+		}
+	}
+}
+
+TEST(event_malformed_values)
+{
+	static const char *const bad[][2] = {
+		{ "family=ipv4", "family=ipv5" },
+		{ "client=10.0.2.2:51323", "client=10.0.2.2" },
+		{ "client=10.0.2.2:51323", "client=10.0.2.2:65536" },
+		{ "client=10.0.2.2:51323", "client=10.0.2.256:1" },
+		{ "client=10.0.2.2:51323", "client=[::1]:1" },
+		{ "client=10.0.2.2:51323", "client=10.0.2.2:" },
+		{ "client=10.0.2.2:51323", "client=:80" },
+		{ "server=10.0.2.15:80", "server=10.0.2.15:-80" },
+		{ "side=server", "side=both" },
+		{ "old=SYN_RCVD", "old=syn_rcvd" },
+		{ "new=ESTABLISHED", "new=ESTAB" },
+		{ "flags=.", "flags=" },
+		{ "flags=.", "flags=SSSSSSSSSSSSSSSSSSSS" },
+		{ "seq=84689410", "seq=4294967296" },
+		{ "ack=1893430206", "ack=0x10" },
+		{ "reason=segment", "reason=" },
+	};
+	char line[512];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *at = strstr(V4LINE, bad[i][0]);
+
+		CHECK(at != NULL);
+		snprintf(line, sizeof(line), "%.*s%s%s", (int)(at - V4LINE),
+			 V4LINE, bad[i][1], at + strlen(bad[i][0]));
+		if (parse(line) != TS_E_VALUE) {
+			fprintf(stderr, "  accepted: %s\n", line);
+			CHECK(0);
+		}
+	}
+	/* IPv6 addresses need brackets and the right family. */
+	reject("id=7 ts=1 netns=1 family=ipv6 client=fd00::2:40000 server=[fd00::1]:443 side=client old=CLOSED new=SYN_SENT flags=S seq=1 ack=0 reason=segment",
+	       TS_E_VALUE);
+	reject("id=7 ts=1 netns=1 family=ipv6 client=[fd00::2]:40000 server=1.2.3.4:443 side=client old=CLOSED new=SYN_SENT flags=S seq=1 ack=0 reason=segment",
+	       TS_E_VALUE);
+	reject("id=7 ts=1 netns=1 family=ipv6 client=[fd00::2%eth0]:40000 server=[fd00::1]:443 side=client old=CLOSED new=SYN_SENT flags=S seq=1 ack=0 reason=segment",
+	       TS_E_VALUE);
+}
+
+TEST(event_too_long)
+{
+	char line[TS_LINE_MAX + 64];
+	int n = snprintf(line, sizeof(line), "%s x=", V4LINE);
+
+	memset(line + n, 'a', sizeof(line) - n - 1);
+	line[sizeof(line) - 1] = '\0';
+	CHECK_EQ(parse(line), TS_E_LONG);
+	/* Exactly TS_LINE_MAX is fine. */
+	line[TS_LINE_MAX] = '\0';
+	CHECK_EQ(parse(line), TS_OK);
+}
+
+TEST(event_not_nul_terminated)
+{
+	/* The parser reads only the bytes it is given. */
+	char *p = malloc(strlen(V4LINE));
+
+	memcpy(p, V4LINE, strlen(V4LINE));
+	CHECK_EQ(ts_event_parse(p, strlen(V4LINE), &ev), TS_OK);
+	CHECK_STR(ev.flags, ".");
+	CHECK_EQ(ts_event_parse(p, strlen(V4LINE) - 3, &ev), TS_E_VALUE);
+	CHECK_EQ(ts_event_parse(p, strlen(V4LINE) - 9, &ev), TS_E_KEY);
+	free(p);
+}
+
+/* The table. */
+
+#define HEADER "netns       family client                 server                 client_state  server_state  age_ms   rtt_us  history   flags"
+#define ROW4 "4026531840  ipv4   10.0.2.2:51323         10.0.2.15:80           TIME_WAIT     CLOSED        1523     812     ShADadFf  -"
+#define ROW6 "4026532000  ipv6   [fd00::2]:40000        [fd00::1]:443          SYN_SENT      LISTEN        3        -       S         pickup,guessed"
+
+static struct ts_row row;
+static struct ts_header hdr;
+
+TEST(table_header)
+{
+	CHECK(ts_table_is_header(HEADER, strlen(HEADER)));
+	CHECK(!ts_table_is_header(ROW4, strlen(ROW4)));
+	CHECK(!ts_table_is_header("netnsx", 6));
+	CHECK_EQ(ts_header_parse(HEADER "\n", strlen(HEADER) + 1, &hdr), TS_OK);
+	CHECK_EQ(hdr.ncols, 10);
+	CHECK_STR(ts_header_col(&hdr, 4), "client_state");
+	CHECK_EQ(ts_header_parse(HEADER " cpu", strlen(HEADER) + 4, &hdr),
+		 TS_OK);
+	CHECK_STR(ts_header_col(&hdr, 10), "cpu");
+	CHECK_EQ(ts_header_parse("netns family", 12, &hdr), TS_E_KEY);
+	{
+		static const char swapped[] = "netns family server client client_state server_state age_ms rtt_us history flags";
+
+		CHECK_EQ(ts_header_parse(swapped, strlen(swapped), &hdr),
+			 TS_E_KEY);
+	}
+	CHECK_EQ(ts_row_parse(HEADER, strlen(HEADER), &row), TS_E_HEADER);
+}
+
+TEST(table_row_v4)
+{
+	char buf[1024];
+
+	CHECK_EQ(ts_row_parse(ROW4 "\n", strlen(ROW4) + 1, &row), TS_OK);
+	CHECK_EQ(row.netns, 4026531840u);
+	CHECK_EQ(row.family, 4);
+	CHECK_EQ(row.client.port, 51323);
+	CHECK_EQ(row.server.port, 80);
+	CHECK_EQ(row.state[TS_CLIENT], TS_TIME_WAIT);
+	CHECK_EQ(row.state[TS_SERVER], TS_CLOSED);
+	CHECK_EQ(row.age_ms, 1523);
+	CHECK(row.has_rtt);
+	CHECK_EQ(row.rtt_us, 812);
+	CHECK_STR(row.history, "ShADadFf");
+	CHECK_STR(row.flags, "-");
+	CHECK_EQ(row.nextra, 0);
+	CHECK(ts_row_json(&row, NULL, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "{\"netns\":4026531840,\"family\":\"ipv4\",\"client\":\"10.0.2.2:51323\",\"server\":\"10.0.2.15:80\",\"client_state\":\"TIME_WAIT\",\"server_state\":\"CLOSED\",\"age_ms\":1523,\"rtt_us\":812,\"history\":\"ShADadFf\",\"flags\":[]}");
+}
+
+TEST(table_row_v6_and_extras)
+{
+	char buf[1024];
+
+	CHECK_EQ(ts_row_parse(ROW6 "  77 x", strlen(ROW6) + 6, &row), TS_OK);
+	CHECK_EQ(row.family, 6);
+	CHECK_EQ(row.server.port, 443);
+	CHECK(!row.has_rtt);
+	CHECK_STR(row.flags, "pickup,guessed");
+	CHECK_EQ(row.nextra, 2);
+	CHECK_EQ(ts_header_parse(HEADER " cpu", strlen(HEADER) + 4, &hdr),
+		 TS_OK);
+	CHECK(ts_row_json(&row, &hdr, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "\"rtt_us\":null,\"history\":\"S\",\"flags\":[\"pickup\",\"guessed\"],\"cpu\":77,\"col12\":\"x\"}"));
+}
+
+TEST(table_row_malformed)
+{
+	static const char *const bad[] = {
+		"",
+		"4026531840  ipv4   10.0.2.2:51323",
+		"x  ipv4   10.0.2.2:1 10.0.2.15:80 CLOSED CLOSED 1 2 S -",
+		"1  ipv7   10.0.2.2:1 10.0.2.15:80 CLOSED CLOSED 1 2 S -",
+		"1  ipv6   10.0.2.2:1 10.0.2.15:80 CLOSED CLOSED 1 2 S -",
+		"1  ipv4   10.0.2.2:1 10.0.2.15:80 CLOSED OPEN 1 2 S -",
+		"1  ipv4   10.0.2.2:1 10.0.2.15:80 CLOSED CLOSED -1 2 S -",
+		"1  ipv4   10.0.2.2:1 10.0.2.15:80 CLOSED CLOSED 1 2x S -",
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(ts_row_parse(bad[i], strlen(bad[i]), &row) != TS_OK);
+}
+
+/* Filters. */
+
+static struct ts_filter flt;
+
+static bool match(const char *line)
+{
+	if (parse(line) != TS_OK) {
+		CHECK(0);
+		return false;
+	}
+	return ts_filter_event(&flt, &ev);
+}
+
+TEST(filter_none)
+{
+	ts_filter_init(&flt);
+	CHECK(!ts_filter_any(&flt));
+	CHECK(match(V4LINE));
+	CHECK(match(V6LINE));
+}
+
+TEST(filter_family)
+{
+	ts_filter_init(&flt);
+	flt.families = TS_FAM_V4;
+	CHECK(ts_filter_any(&flt));
+	CHECK(match(V4LINE));
+	CHECK(!match(V6LINE));
+	flt.families = TS_FAM_V6;
+	CHECK(!match(V4LINE));
+	CHECK(match(V6LINE));
+	flt.families = TS_FAM_V4 | TS_FAM_V6;
+	CHECK(match(V4LINE));
+	CHECK(match(V6LINE));
+}
+
+TEST(filter_ports)
+{
+	int p = -1;
+
+	CHECK_EQ(ts_parse_port("80", &p), 0);
+	CHECK_EQ(p, 80);
+	CHECK_EQ(ts_parse_port("65535", &p), 0);
+	CHECK_EQ(ts_parse_port("65536", &p), -1);
+	CHECK_EQ(ts_parse_port("http", &p), -1);
+	CHECK_EQ(ts_parse_port("", &p), -1);
+	CHECK_EQ(ts_parse_port(NULL, &p), -1);
+
+	ts_filter_init(&flt);
+	flt.port = 80;			/* either end */
+	CHECK(match(V4LINE));
+	flt.port = 51323;
+	CHECK(match(V4LINE));
+	flt.port = 443;
+	CHECK(!match(V4LINE));
+
+	ts_filter_init(&flt);
+	flt.sport = 51323;		/* the client's port */
+	CHECK(match(V4LINE));
+	flt.sport = 80;
+	CHECK(!match(V4LINE));
+
+	ts_filter_init(&flt);
+	flt.dport = 80;			/* the server's port */
+	CHECK(match(V4LINE));
+	flt.dport = 51323;
+	CHECK(!match(V4LINE));
+	flt.dport = 443;
+	CHECK(match(V6LINE));
+
+	/* ANDed. */
+	ts_filter_init(&flt);
+	flt.sport = 51323;
+	flt.dport = 443;
+	CHECK(!match(V4LINE));
+}
+
+TEST(filter_host)
+{
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_host(&flt, "10.0.2.15"), 0);
+	CHECK(match(V4LINE));		/* the server */
+	CHECK(!match(V6LINE));
+
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_host(&flt, "10.0.2.2"), 0);
+	CHECK(match(V4LINE));		/* the client */
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_host(&flt, "10.0.2.3"), 0);
+	CHECK(!match(V4LINE));
+
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_host(&flt, "10.0.0.0/8"), 0);
+	CHECK(match(V4LINE));
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_host(&flt, "10.0.2.0/31"), 0);
+	CHECK(!match(V4LINE));
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_host(&flt, "10.0.2.14/31"), 0);
+	CHECK(match(V4LINE));
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_host(&flt, "0.0.0.0/0"), 0);
+	CHECK(match(V4LINE));
+	CHECK(!match(V6LINE));		/* a v4 prefix never matches v6 */
+
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_host(&flt, "fd00::/8"), 0);
+	CHECK(match(V6LINE));
+	CHECK(!match(V4LINE));
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_host(&flt, "[fd00::1]"), 0);
+	CHECK(match(V6LINE));
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_host(&flt, "fd00::3/127"), 0);
+	CHECK(match(V6LINE));		/* fd00::2, the client */
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_host(&flt, "fd00::4/127"), 0);
+	CHECK(!match(V6LINE));
+
+	/* Several hosts are ORed. */
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_host(&flt, "192.168.0.1"), 0);
+	CHECK(!match(V4LINE));
+	CHECK_EQ(ts_filter_add_host(&flt, "10.0.2.15"), 0);
+	CHECK(match(V4LINE));
+
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_host(&flt, "10.0.2.15/33"), -1);
+	CHECK_EQ(ts_filter_add_host(&flt, "fd00::/129"), -1);
+	CHECK_EQ(ts_filter_add_host(&flt, "10.0.2.15/"), -1);
+	CHECK_EQ(ts_filter_add_host(&flt, "example.com"), -1);
+	CHECK_EQ(ts_filter_add_host(&flt, ""), -1);
+	CHECK_EQ(ts_filter_add_host(&flt, "10.0.2"), -1);
+	CHECK_EQ(flt.nhost, 0);
+}
+
+#define S(x) (1u << TS_##x)
+
+TEST(state_names_and_groups)
+{
+	CHECK_EQ(ts_state_set("ESTABLISHED", 11), S(ESTABLISHED));
+	CHECK_EQ(ts_state_set("established", 11), S(ESTABLISHED));
+	CHECK_EQ(ts_state_set("syn-recv", 8), S(SYN_RCVD));
+	CHECK_EQ(ts_state_set("syn-rcvd", 8), S(SYN_RCVD));
+	CHECK_EQ(ts_state_set("SYN_RCVD", 8), S(SYN_RCVD));
+	CHECK_EQ(ts_state_set("fin-wait-1", 10), S(FIN_WAIT_1));
+	CHECK_EQ(ts_state_set("time-wait", 9), S(TIME_WAIT));
+	CHECK_EQ(ts_state_set("listening", 9), S(LISTEN));
+	CHECK_EQ(ts_state_set("closed", 6), S(CLOSED));
+	CHECK_EQ(ts_state_set("CLOSING", 7), S(CLOSING));
+	CHECK_EQ(ts_state_set("bogus", 5), 0);
+	CHECK_EQ(ts_state_set("", 0), 0);
+
+	/* ss(8)'s groups. */
+	CHECK_EQ(ts_state_set("all", 3), (1u << TS_NR_STATES) - 1);
+	CHECK_EQ(ts_state_set("connected", 9),
+		 S(SYN_SENT) | S(SYN_RCVD) | S(ESTABLISHED) | S(FIN_WAIT_1) |
+		 S(FIN_WAIT_2) | S(CLOSE_WAIT) | S(CLOSING) | S(LAST_ACK) |
+		 S(TIME_WAIT));
+	CHECK_EQ(ts_state_set("synchronized", 12),
+		 S(SYN_RCVD) | S(ESTABLISHED) | S(FIN_WAIT_1) |
+		 S(FIN_WAIT_2) | S(CLOSE_WAIT) | S(CLOSING) | S(LAST_ACK) |
+		 S(TIME_WAIT));
+	CHECK_EQ(ts_state_set("bucket", 6), S(SYN_RCVD) | S(TIME_WAIT));
+	CHECK_EQ(ts_state_set("big", 3),
+		 S(CLOSED) | S(LISTEN) | S(SYN_SENT) | S(ESTABLISHED) |
+		 S(FIN_WAIT_1) | S(FIN_WAIT_2) | S(CLOSE_WAIT) | S(CLOSING) |
+		 S(LAST_ACK));
+	/* tcpstate's own. */
+	CHECK_EQ(ts_state_set("handshake", 9), S(SYN_SENT) | S(SYN_RCVD));
+	CHECK_EQ(ts_state_set("closing", 7),
+		 S(FIN_WAIT_1) | S(FIN_WAIT_2) | S(CLOSE_WAIT) | S(CLOSING) |
+		 S(LAST_ACK) | S(TIME_WAIT));
+
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_states(&flt, "handshake,CLOSED"), 0);
+	CHECK_EQ(flt.states, S(SYN_SENT) | S(SYN_RCVD) | S(CLOSED));
+	CHECK_EQ(ts_filter_add_states(&flt, "established,nope"), -1);
+	CHECK_EQ(flt.states, S(SYN_SENT) | S(SYN_RCVD) | S(CLOSED));
+	CHECK_EQ(ts_filter_add_states(&flt, "established,"), -1);
+	CHECK_EQ(ts_filter_add_states(&flt, "time-wait"), 0);
+	CHECK_EQ(flt.states, S(SYN_SENT) | S(SYN_RCVD) | S(CLOSED) |
+		 S(TIME_WAIT));
+}
+
+TEST(filter_state_is_the_new_state)
+{
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_states(&flt, "ESTABLISHED"), 0);
+	CHECK(match(V4LINE));		/* SYN_RCVD -> ESTABLISHED */
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_states(&flt, "SYN_RCVD"), 0);
+	CHECK(!match(V4LINE));		/* the old state does not count */
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_states(&flt, "handshake"), 0);
+	CHECK(match(V6LINE));		/* -> SYN_SENT */
+	CHECK(!match(V4LINE));
+	CHECK(!match(TIMERLINE));
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_states(&flt, "closing"), 0);
+	CHECK(!match(TIMERLINE));	/* -> CLOSED */
+	CHECK(!match(V4LINE));
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_states(&flt, "synchronized"), 0);
+	CHECK(match(V4LINE));
+	CHECK(!match(V6LINE));
+}
+
+TEST(filter_side_and_netns)
+{
+	ts_filter_init(&flt);
+	flt.side = ts_side_from_name("server");
+	CHECK_EQ(flt.side, TS_SERVER);
+	CHECK(match(V4LINE));
+	CHECK(!match(V6LINE));
+	flt.side = ts_side_from_name("client");
+	CHECK(!match(V4LINE));
+	CHECK(match(V6LINE));
+	CHECK_EQ(ts_side_from_name("both"), -1);
+
+	ts_filter_init(&flt);
+	flt.has_netns = true;
+	flt.netns = 4026531840u;
+	CHECK(match(V4LINE));
+	CHECK(!match(V6LINE));
+}
+
+TEST(filter_lost_always_passes)
+{
+	ts_filter_init(&flt);
+	flt.families = TS_FAM_V6;
+	flt.port = 1;
+	flt.states = S(LISTEN);
+	flt.side = TS_CLIENT;
+	CHECK(match("id=5 ts=6 lost=7"));
+}
+
+static bool match_row(const char *line)
+{
+	if (ts_row_parse(line, strlen(line), &row) != TS_OK) {
+		CHECK(0);
+		return false;
+	}
+	return ts_filter_row(&flt, &row);
+}
+
+TEST(filter_rows)
+{
+	ts_filter_init(&flt);
+	CHECK(match_row(ROW4));
+	CHECK(match_row(ROW6));
+	flt.families = TS_FAM_V6;
+	CHECK(!match_row(ROW4));
+	CHECK(match_row(ROW6));
+
+	/* --state matches either side's state, or --side's. */
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_states(&flt, "TIME_WAIT"), 0);
+	CHECK(match_row(ROW4));
+	CHECK(!match_row(ROW6));
+	flt.side = TS_SERVER;
+	CHECK(!match_row(ROW4));
+	flt.side = TS_CLIENT;
+	CHECK(match_row(ROW4));
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_states(&flt, "CLOSED"), 0);
+	CHECK(match_row(ROW4));
+	flt.side = TS_CLIENT;
+	CHECK(!match_row(ROW4));
+
+	ts_filter_init(&flt);
+	flt.dport = 443;
+	CHECK(!match_row(ROW4));
+	CHECK(match_row(ROW6));
+	ts_filter_init(&flt);
+	CHECK_EQ(ts_filter_add_host(&flt, "10.0.2.0/24"), 0);
+	CHECK(match_row(ROW4));
+	CHECK(!match_row(ROW6));
+}
+
+TEST(endpoint_roundtrip)
+{
+	static const char *const eps[][2] = {
+		{ "4", "0.0.0.0:0" },
+		{ "4", "255.255.255.255:65535" },
+		{ "6", "[::]:1" },
+		{ "6", "[::ffff:1.2.3.4]:80" },
+		{ "6", "[2001:db8::8:800:200c:417a]:8080" },
+	};
+	struct ts_endpoint ep;
+	char buf[64];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+		CHECK_EQ(ts_endpoint_parse(eps[i][1], strlen(eps[i][1]),
+					   eps[i][0][0] - '0', &ep), 0);
+		CHECK(ts_endpoint_format(&ep, buf, sizeof(buf)) > 0);
+		CHECK_STR(buf, eps[i][1]);
+	}
+	CHECK_EQ(ts_endpoint_format(&ep, buf, 5), -1);
+}
+
+int main(int argc, char **argv)
+{
+	return unit_main(argc, argv);
+}

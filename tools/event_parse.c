@@ -1,0 +1,940 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The reader's parsers and filters (see event_parse.h).
+ *
+ * A line is first copied into the output's own buffer, checked to be
+ * printable ASCII, and split at spaces in place; every later step looks at
+ * NUL-terminated tokens of that copy.  Known keys must come in the module's
+ * order; whatever key=value tokens follow them are kept as extras.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "event_parse.h"
+
+static const char *const state_names[TS_NR_STATES] = {
+	[TS_CLOSED]		= "CLOSED",
+	[TS_LISTEN]		= "LISTEN",
+	[TS_SYN_SENT]		= "SYN_SENT",
+	[TS_SYN_RCVD]		= "SYN_RCVD",
+	[TS_ESTABLISHED]	= "ESTABLISHED",
+	[TS_FIN_WAIT_1]		= "FIN_WAIT_1",
+	[TS_FIN_WAIT_2]		= "FIN_WAIT_2",
+	[TS_CLOSE_WAIT]		= "CLOSE_WAIT",
+	[TS_CLOSING]		= "CLOSING",
+	[TS_LAST_ACK]		= "LAST_ACK",
+	[TS_TIME_WAIT]		= "TIME_WAIT",
+};
+
+static const char *const side_names[] = {
+	[TS_CLIENT] = "client",
+	[TS_SERVER] = "server",
+};
+
+static const char *const reason_names[TS_NR_REASONS] = {
+	[TS_REASON_SEGMENT]	= "segment",
+	[TS_REASON_TIMER]	= "timer",
+	[TS_REASON_EVICT]	= "evict",
+	[TS_REASON_UNLOAD]	= "unload",
+};
+
+static const char *const err_names[TS_NR_ERRS] = {
+	[TS_OK]		= "ok",
+	[TS_E_LONG]	= "line too long",
+	[TS_E_BYTE]	= "unprintable byte",
+	[TS_E_KEY]	= "missing or misplaced key",
+	[TS_E_VALUE]	= "bad value",
+	[TS_E_EXTRA]	= "bad trailing token",
+	[TS_E_HEADER]	= "table header",
+};
+
+/* Keys of an event line, in order; extras may not reuse them. */
+static const char *const event_keys[] = {
+	"id", "ts", "lost", "netns", "family", "client", "server", "side",
+	"old", "new", "flags", "seq", "ack", "reason",
+};
+
+/* Columns every table has, in order. */
+static const char *const table_cols[TS_TABLE_COLS] = {
+	"netns", "family", "client", "server", "client_state",
+	"server_state", "age_ms", "rtt_us", "history", "flags",
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *ts_state_name(unsigned int state)
+{
+	return state < TS_NR_STATES ? state_names[state] : NULL;
+}
+
+int ts_state_from_name(const char *s, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < TS_NR_STATES; i++)
+		if (strlen(state_names[i]) == len &&
+		    !memcmp(state_names[i], s, len))
+			return i;
+	return -1;
+}
+
+const char *ts_side_name(unsigned int side)
+{
+	return side < ARRAY_SIZE(side_names) ? side_names[side] : NULL;
+}
+
+int ts_side_from_name(const char *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(side_names); i++)
+		if (!strcmp(s, side_names[i]))
+			return i;
+	return -1;
+}
+
+const char *ts_reason_name(unsigned int reason)
+{
+	return reason < TS_NR_REASONS ? reason_names[reason] : NULL;
+}
+
+const char *ts_err_name(unsigned int err)
+{
+	return err < TS_NR_ERRS ? err_names[err] : NULL;
+}
+
+int ts_parse_u64(const char *s, size_t len, uint64_t *v)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	if (len == 0 || len > 20)
+		return -1;
+	for (i = 0; i < len; i++) {
+		unsigned int d;
+
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		d = s[i] - '0';
+		if (x > (UINT64_MAX - d) / 10)
+			return -1;
+		x = x * 10 + d;
+	}
+	*v = x;
+	return 0;
+}
+
+static int parse_u32(const char *s, uint32_t *v)
+{
+	uint64_t x;
+
+	if (ts_parse_u64(s, strlen(s), &x) || x > UINT32_MAX)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+int ts_parse_port(const char *s, int *port)
+{
+	uint64_t x;
+
+	if (!s || ts_parse_u64(s, strlen(s), &x) || x > 65535)
+		return -1;
+	*port = x;
+	return 0;
+}
+
+static int parse_family(const char *s, uint8_t *family)
+{
+	if (!strcmp(s, "ipv4"))
+		*family = 4;
+	else if (!strcmp(s, "ipv6"))
+		*family = 6;
+	else
+		return -1;
+	return 0;
+}
+
+/* Copy [s, s + len) into a NUL-terminated buffer of @n bytes. */
+static int copy_str(char *dst, size_t n, const char *s, size_t len)
+{
+	if (len >= n)
+		return -1;
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+int ts_endpoint_parse(const char *s, size_t len, unsigned int family,
+		      struct ts_endpoint *ep)
+{
+	char addr[INET6_ADDRSTRLEN + 1], port[8];
+	const char *colon;
+	int p;
+
+	if (len == 0)
+		return -1;
+	memset(ep, 0, sizeof(*ep));
+	colon = NULL;
+	for (size_t i = len; i > 0; i--) {
+		if (s[i - 1] == ':') {
+			colon = s + i - 1;
+			break;
+		}
+	}
+	if (!colon)
+		return -1;
+	if (copy_str(port, sizeof(port), colon + 1, s + len - colon - 1) ||
+	    ts_parse_port(port, &p))
+		return -1;
+	ep->port = p;
+	if (family == 4) {
+		if (copy_str(addr, sizeof(addr), s, colon - s) ||
+		    inet_pton(AF_INET, addr, ep->addr) != 1)
+			return -1;
+	} else if (family == 6) {
+		if (colon - s < 2 || s[0] != '[' || colon[-1] != ']')
+			return -1;
+		if (copy_str(addr, sizeof(addr), s + 1, colon - s - 2) ||
+		    inet_pton(AF_INET6, addr, ep->addr) != 1)
+			return -1;
+	} else {
+		return -1;
+	}
+	ep->family = family;
+	return 0;
+}
+
+int ts_endpoint_format(const struct ts_endpoint *ep, char *out, size_t n)
+{
+	char addr[INET6_ADDRSTRLEN];
+	int r;
+
+	if (ep->family == 4) {
+		inet_ntop(AF_INET, ep->addr, addr, sizeof(addr));
+		r = snprintf(out, n, "%s:%u", addr, ep->port);
+	} else if (ep->family == 6) {
+		inet_ntop(AF_INET6, ep->addr, addr, sizeof(addr));
+		r = snprintf(out, n, "[%s]:%u", addr, ep->port);
+	} else {
+		return -1;
+	}
+	return r < 0 || (size_t)r >= n ? -1 : r;
+}
+
+/*
+ * Copy a line into @buf, dropping one trailing newline, and check that it
+ * is printable ASCII.
+ */
+static enum ts_err load_line(const char *line, size_t len, char *buf)
+{
+	size_t i;
+
+	if (len && line[len - 1] == '\n')
+		len--;
+	if (len > TS_LINE_MAX)
+		return TS_E_LONG;
+	for (i = 0; i < len; i++)
+		if (line[i] < 0x20 || line[i] > 0x7e)
+			return TS_E_BYTE;
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	return TS_OK;
+}
+
+/* The next space-separated token, NUL-terminated in place, or NULL. */
+static char *next_token(char **cursor)
+{
+	char *p = *cursor, *tok;
+
+	while (*p == ' ')
+		p++;
+	if (!*p) {
+		*cursor = p;
+		return NULL;
+	}
+	tok = p;
+	while (*p && *p != ' ')
+		p++;
+	if (*p)
+		*p++ = '\0';
+	*cursor = p;
+	return tok;
+}
+
+/* The value of the next token if it is "@key=value", else NULL. */
+static char *next_value(char **cursor, const char *key)
+{
+	char *tok = next_token(cursor);
+	size_t klen = strlen(key);
+
+	if (!tok || strncmp(tok, key, klen) || tok[klen] != '=')
+		return NULL;
+	return tok + klen + 1;
+}
+
+static bool is_known_key(const char *key)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(event_keys); i++)
+		if (!strcmp(key, event_keys[i]))
+			return true;
+	return false;
+}
+
+/* The unknown key=value tokens after the known keys. */
+static enum ts_err parse_extras(char **cursor, struct ts_event *ev)
+{
+	char *tok;
+
+	ev->nextra = 0;
+	while ((tok = next_token(cursor))) {
+		char *eq = strchr(tok, '='), *k;
+
+		if (!eq || eq == tok)
+			return TS_E_EXTRA;
+		*eq = '\0';
+		for (k = tok; *k; k++)
+			if (!((*k >= 'a' && *k <= 'z') || *k == '_' ||
+			      (k > tok && *k >= '0' && *k <= '9')))
+				return TS_E_EXTRA;
+		if (is_known_key(tok))
+			return TS_E_EXTRA;
+		if (ev->nextra < TS_MAX_EXTRA) {
+			ev->extra[ev->nextra].key = tok - ev->buf;
+			ev->extra[ev->nextra].val = eq + 1 - ev->buf;
+			ev->nextra++;
+		}
+	}
+	return TS_OK;
+}
+
+static int parse_state(const char *s, uint8_t *state)
+{
+	int st = ts_state_from_name(s, strlen(s));
+
+	if (st < 0)
+		return -1;
+	*state = st;
+	return 0;
+}
+
+static int parse_reason(const char *s, uint8_t *reason)
+{
+	unsigned int i;
+
+	for (i = 0; i < TS_NR_REASONS; i++) {
+		if (!strcmp(s, reason_names[i])) {
+			*reason = i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_flags(const char *s, char *flags)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len >= TS_FLAGS_LEN)
+		return -1;
+	memcpy(flags, s, len + 1);
+	return 0;
+}
+
+enum ts_err ts_event_parse(const char *line, size_t len, struct ts_event *ev)
+{
+	char *cur = ev->buf, *v;
+	enum ts_err err;
+	int side;
+
+	ev->lost = false;
+	ev->nlost = 0;
+	ev->nextra = 0;
+	err = load_line(line, len, ev->buf);
+	if (err)
+		return err;
+
+#define NEXT(key)							\
+	do {								\
+		v = next_value(&cur, key);				\
+		if (!v)							\
+			return TS_E_KEY;				\
+	} while (0)
+
+	NEXT("id");
+	if (ts_parse_u64(v, strlen(v), &ev->id))
+		return TS_E_VALUE;
+	NEXT("ts");
+	if (ts_parse_u64(v, strlen(v), &ev->ts))
+		return TS_E_VALUE;
+
+	/* Either lost=N or the transition's keys. */
+	while (*cur == ' ')
+		cur++;
+	if (!strncmp(cur, "lost=", 5)) {
+		NEXT("lost");
+		if (ts_parse_u64(v, strlen(v), &ev->nlost))
+			return TS_E_VALUE;
+		ev->lost = true;
+		return parse_extras(&cur, ev);
+	}
+
+	NEXT("netns");
+	if (ts_parse_u64(v, strlen(v), &ev->netns))
+		return TS_E_VALUE;
+	NEXT("family");
+	if (parse_family(v, &ev->family))
+		return TS_E_VALUE;
+	NEXT("client");
+	if (ts_endpoint_parse(v, strlen(v), ev->family, &ev->client))
+		return TS_E_VALUE;
+	NEXT("server");
+	if (ts_endpoint_parse(v, strlen(v), ev->family, &ev->server))
+		return TS_E_VALUE;
+	NEXT("side");
+	side = ts_side_from_name(v);
+	if (side < 0)
+		return TS_E_VALUE;
+	ev->side = side;
+	NEXT("old");
+	if (parse_state(v, &ev->old_state))
+		return TS_E_VALUE;
+	NEXT("new");
+	if (parse_state(v, &ev->new_state))
+		return TS_E_VALUE;
+	NEXT("flags");
+	if (parse_flags(v, ev->flags))
+		return TS_E_VALUE;
+	NEXT("seq");
+	if (parse_u32(v, &ev->seq))
+		return TS_E_VALUE;
+	NEXT("ack");
+	if (parse_u32(v, &ev->ack))
+		return TS_E_VALUE;
+	NEXT("reason");
+	if (parse_reason(v, &ev->reason))
+		return TS_E_VALUE;
+#undef NEXT
+	return parse_extras(&cur, ev);
+}
+
+const char *ts_event_extra_key(const struct ts_event *ev, unsigned int i)
+{
+	return i < ev->nextra ? ev->buf + ev->extra[i].key : NULL;
+}
+
+const char *ts_event_extra_val(const struct ts_event *ev, unsigned int i)
+{
+	return i < ev->nextra ? ev->buf + ev->extra[i].val : NULL;
+}
+
+/* A bounded string builder: once it overflows, every later call is a no-op. */
+struct sbuf {
+	char *p;
+	size_t n;
+	size_t len;
+	bool over;
+};
+
+static void sb_init(struct sbuf *sb, char *p, size_t n)
+{
+	sb->p = p;
+	sb->n = n;
+	sb->len = 0;
+	sb->over = n == 0;
+	if (n)
+		p[0] = '\0';
+}
+
+__attribute__((format(printf, 2, 3)))
+static void sb_printf(struct sbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (sb->over)
+		return;
+	va_start(ap, fmt);
+	r = vsnprintf(sb->p + sb->len, sb->n - sb->len, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= sb->n - sb->len) {
+		sb->over = true;
+		return;
+	}
+	sb->len += r;
+}
+
+static int sb_done(struct sbuf *sb)
+{
+	return sb->over ? -1 : (int)sb->len;
+}
+
+/* A JSON string: parsed lines are printable ASCII, so only " and \ need it. */
+static void sb_json_str(struct sbuf *sb, const char *s)
+{
+	sb_printf(sb, "\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			sb_printf(sb, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			sb_printf(sb, "\\u%04x", (unsigned char)*s);
+		else
+			sb_printf(sb, "%c", *s);
+	}
+	sb_printf(sb, "\"");
+}
+
+/* A decimal that fits a u64 without a leading zero is a JSON number. */
+static bool is_json_number(const char *s)
+{
+	uint64_t v;
+	size_t len = strlen(s);
+
+	if (!len || (s[0] == '0' && len > 1))
+		return false;
+	return !ts_parse_u64(s, len, &v);
+}
+
+static void sb_json_value(struct sbuf *sb, const char *s)
+{
+	if (is_json_number(s))
+		sb_printf(sb, "%s", s);
+	else
+		sb_json_str(sb, s);
+}
+
+static void sb_endpoint(struct sbuf *sb, const struct ts_endpoint *ep)
+{
+	char buf[64];
+
+	if (ts_endpoint_format(ep, buf, sizeof(buf)) < 0)
+		sb->over = true;
+	else
+		sb_printf(sb, "%s", buf);
+}
+
+int ts_event_format(const struct ts_event *ev, char *out, size_t n)
+{
+	struct sbuf sb;
+	unsigned int i;
+
+	sb_init(&sb, out, n);
+	sb_printf(&sb, "id=%llu ts=%llu", (unsigned long long)ev->id,
+		  (unsigned long long)ev->ts);
+	if (ev->lost) {
+		sb_printf(&sb, " lost=%llu", (unsigned long long)ev->nlost);
+	} else {
+		if (!ts_state_name(ev->old_state) ||
+		    !ts_state_name(ev->new_state) ||
+		    !ts_side_name(ev->side) || !ts_reason_name(ev->reason))
+			return -1;
+		sb_printf(&sb, " netns=%llu family=ipv%u client=",
+			  (unsigned long long)ev->netns, ev->family);
+		sb_endpoint(&sb, &ev->client);
+		sb_printf(&sb, " server=");
+		sb_endpoint(&sb, &ev->server);
+		sb_printf(&sb, " side=%s old=%s new=%s flags=%s seq=%u ack=%u reason=%s",
+			  ts_side_name(ev->side),
+			  ts_state_name(ev->old_state),
+			  ts_state_name(ev->new_state), ev->flags,
+			  ev->seq, ev->ack, ts_reason_name(ev->reason));
+	}
+	for (i = 0; i < ev->nextra; i++)
+		sb_printf(&sb, " %s=%s", ts_event_extra_key(ev, i),
+			  ts_event_extra_val(ev, i));
+	return sb_done(&sb);
+}
+
+int ts_event_json(const struct ts_event *ev, char *out, size_t n)
+{
+	struct sbuf sb;
+	unsigned int i;
+
+	sb_init(&sb, out, n);
+	sb_printf(&sb, "{\"id\":%llu,\"ts\":%llu", (unsigned long long)ev->id,
+		  (unsigned long long)ev->ts);
+	if (ev->lost) {
+		sb_printf(&sb, ",\"lost\":%llu", (unsigned long long)ev->nlost);
+	} else {
+		if (!ts_state_name(ev->old_state) ||
+		    !ts_state_name(ev->new_state) ||
+		    !ts_side_name(ev->side) || !ts_reason_name(ev->reason))
+			return -1;
+		sb_printf(&sb, ",\"netns\":%llu,\"family\":\"ipv%u\",\"client\":\"",
+			  (unsigned long long)ev->netns, ev->family);
+		sb_endpoint(&sb, &ev->client);
+		sb_printf(&sb, "\",\"server\":\"");
+		sb_endpoint(&sb, &ev->server);
+		sb_printf(&sb, "\",\"side\":\"%s\",\"old\":\"%s\",\"new\":\"%s\",\"flags\":",
+			  ts_side_name(ev->side),
+			  ts_state_name(ev->old_state),
+			  ts_state_name(ev->new_state));
+		sb_json_str(&sb, ev->flags);
+		sb_printf(&sb, ",\"seq\":%u,\"ack\":%u,\"reason\":\"%s\"",
+			  ev->seq, ev->ack, ts_reason_name(ev->reason));
+	}
+	for (i = 0; i < ev->nextra; i++) {
+		sb_printf(&sb, ",");
+		sb_json_str(&sb, ts_event_extra_key(ev, i));
+		sb_printf(&sb, ":");
+		sb_json_value(&sb, ts_event_extra_val(ev, i));
+	}
+	sb_printf(&sb, "}");
+	return sb_done(&sb);
+}
+
+/* The table. */
+
+bool ts_table_is_header(const char *line, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && line[i] == ' ')
+		i++;
+	return len - i >= 5 && !memcmp(line + i, "netns", 5) &&
+	       (len - i == 5 || line[i + 5] == ' ' || line[i + 5] == '\n');
+}
+
+enum ts_err ts_header_parse(const char *line, size_t len, struct ts_header *h)
+{
+	char *cur = h->buf, *tok;
+	enum ts_err err;
+
+	h->ncols = 0;
+	err = load_line(line, len, h->buf);
+	if (err)
+		return err;
+	while ((tok = next_token(&cur))) {
+		if (h->ncols < TS_TABLE_COLS &&
+		    strcmp(tok, table_cols[h->ncols]))
+			return TS_E_KEY;
+		h->name[h->ncols++] = tok - h->buf;
+	}
+	if (h->ncols < TS_TABLE_COLS)
+		return TS_E_KEY;
+	return TS_OK;
+}
+
+const char *ts_header_col(const struct ts_header *h, unsigned int i)
+{
+	return i < h->ncols ? h->buf + h->name[i] : NULL;
+}
+
+enum ts_err ts_row_parse(const char *line, size_t len, struct ts_row *row)
+{
+	char *cur = row->buf, *col[TS_TABLE_COLS], *tok;
+	enum ts_err err;
+	unsigned int i;
+	int st;
+
+	row->nextra = 0;
+	if (ts_table_is_header(line, len))
+		return TS_E_HEADER;
+	err = load_line(line, len, row->buf);
+	if (err)
+		return err;
+	for (i = 0; i < TS_TABLE_COLS; i++) {
+		col[i] = next_token(&cur);
+		if (!col[i])
+			return TS_E_KEY;
+	}
+	while ((tok = next_token(&cur)))
+		if (row->nextra < TS_MAX_EXTRA)
+			row->extra[row->nextra++] = tok - row->buf;
+
+	if (ts_parse_u64(col[0], strlen(col[0]), &row->netns) ||
+	    parse_family(col[1], &row->family) ||
+	    ts_endpoint_parse(col[2], strlen(col[2]), row->family,
+			      &row->client) ||
+	    ts_endpoint_parse(col[3], strlen(col[3]), row->family,
+			      &row->server))
+		return TS_E_VALUE;
+	for (i = 0; i < 2; i++) {
+		st = ts_state_from_name(col[4 + i], strlen(col[4 + i]));
+		if (st < 0)
+			return TS_E_VALUE;
+		row->state[i] = st;
+	}
+	if (ts_parse_u64(col[6], strlen(col[6]), &row->age_ms))
+		return TS_E_VALUE;
+	row->has_rtt = strcmp(col[7], "-") != 0;
+	row->rtt_us = 0;
+	if (row->has_rtt && ts_parse_u64(col[7], strlen(col[7]), &row->rtt_us))
+		return TS_E_VALUE;
+	row->history = col[8];
+	row->flags = col[9];
+	return TS_OK;
+}
+
+int ts_row_json(const struct ts_row *row, const struct ts_header *h,
+		char *out, size_t n)
+{
+	struct sbuf sb;
+	unsigned int i;
+
+	sb_init(&sb, out, n);
+	sb_printf(&sb, "{\"netns\":%llu,\"family\":\"ipv%u\",\"client\":\"",
+		  (unsigned long long)row->netns, row->family);
+	sb_endpoint(&sb, &row->client);
+	sb_printf(&sb, "\",\"server\":\"");
+	sb_endpoint(&sb, &row->server);
+	sb_printf(&sb, "\",\"client_state\":\"%s\",\"server_state\":\"%s\",\"age_ms\":%llu,\"rtt_us\":",
+		  ts_state_name(row->state[TS_CLIENT]),
+		  ts_state_name(row->state[TS_SERVER]),
+		  (unsigned long long)row->age_ms);
+	if (row->has_rtt)
+		sb_printf(&sb, "%llu", (unsigned long long)row->rtt_us);
+	else
+		sb_printf(&sb, "null");
+	sb_printf(&sb, ",\"history\":");
+	sb_json_str(&sb, row->history);
+	sb_printf(&sb, ",\"flags\":[");
+	if (strcmp(row->flags, "-")) {
+		const char *p = row->flags;
+
+		/* "pickup,guessed" becomes ["pickup","guessed"]. */
+		for (i = 0; *p; i++) {
+			const char *comma = strchr(p, ',');
+			size_t len = comma ? (size_t)(comma - p) : strlen(p);
+			char word[TS_LINE_MAX + 1];
+
+			memcpy(word, p, len);
+			word[len] = '\0';
+			sb_printf(&sb, i ? "," : "");
+			sb_json_str(&sb, word);
+			p += len;
+			if (*p)
+				p++;
+		}
+	}
+	sb_printf(&sb, "]");
+	for (i = 0; i < row->nextra; i++) {
+		const char *name = h ? ts_header_col(h, TS_TABLE_COLS + i) : NULL;
+
+		if (name)
+			sb_printf(&sb, ",");
+		else
+			sb_printf(&sb, ",\"col%u\"", TS_TABLE_COLS + i + 1);
+		if (name)
+			sb_json_str(&sb, name);
+		sb_printf(&sb, ":");
+		sb_json_value(&sb, row->buf + row->extra[i]);
+	}
+	sb_printf(&sb, "}");
+	return sb_done(&sb);
+}
+
+/* Filters. */
+
+void ts_filter_init(struct ts_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->port = -1;
+	f->sport = -1;
+	f->dport = -1;
+	f->side = -1;
+}
+
+int ts_filter_add_host(struct ts_filter *f, const char *s)
+{
+	char addr[INET6_ADDRSTRLEN + 3];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	struct ts_host h = { 0 };
+	uint64_t prefix;
+
+	if (f->nhost >= TS_MAX_HOSTS)
+		return -1;
+	if (alen >= 2 && s[0] == '[' && s[alen - 1] == ']') {
+		s++;
+		alen -= 2;
+	}
+	if (copy_str(addr, sizeof(addr), s, alen))
+		return -1;
+	if (inet_pton(AF_INET, addr, h.addr) == 1) {
+		h.family = 4;
+		h.prefix = 32;
+	} else if (inet_pton(AF_INET6, addr, h.addr) == 1) {
+		h.family = 6;
+		h.prefix = 128;
+	} else {
+		return -1;
+	}
+	if (slash) {
+		if (ts_parse_u64(slash + 1, strlen(slash + 1), &prefix) ||
+		    prefix > h.prefix)
+			return -1;
+		h.prefix = prefix;
+	}
+	f->host[f->nhost++] = h;
+	return 0;
+}
+
+#define S(x) (1u << TS_##x)
+#define ALL_STATES ((1u << TS_NR_STATES) - 1)
+
+static const struct {
+	const char *name;
+	unsigned int set;
+} state_groups[] = {
+	/* ss(8)'s groups. */
+	{ "all",		ALL_STATES },
+	{ "connected",		ALL_STATES & ~(S(LISTEN) | S(CLOSED)) },
+	{ "synchronized",	ALL_STATES & ~(S(LISTEN) | S(CLOSED) |
+					       S(SYN_SENT)) },
+	{ "bucket",		S(SYN_RCVD) | S(TIME_WAIT) },
+	{ "big",		ALL_STATES & ~(S(SYN_RCVD) | S(TIME_WAIT)) },
+	/* tcpstate's own. */
+	{ "handshake",		S(SYN_SENT) | S(SYN_RCVD) },
+	{ "closing",		S(FIN_WAIT_1) | S(FIN_WAIT_2) | S(CLOSE_WAIT) |
+				S(CLOSING) | S(LAST_ACK) | S(TIME_WAIT) },
+};
+
+/* ss's spellings that are not just ours in lower case. */
+static const struct {
+	const char *name;
+	int state;
+} state_aliases[] = {
+	{ "SYN_RECV",		TS_SYN_RCVD },
+	{ "SYN_RECEIVED",	TS_SYN_RCVD },
+	{ "LISTENING",		TS_LISTEN },
+};
+
+unsigned int ts_state_set(const char *s, size_t len)
+{
+	char up[32];
+	unsigned int i;
+	int st;
+
+	/* Groups are lower case; "closing" is the group, "CLOSING" the state. */
+	for (i = 0; i < ARRAY_SIZE(state_groups); i++)
+		if (strlen(state_groups[i].name) == len &&
+		    !memcmp(state_groups[i].name, s, len))
+			return state_groups[i].set;
+	if (len == 0 || len >= sizeof(up))
+		return 0;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (c >= 'a' && c <= 'z')
+			c -= 'a' - 'A';
+		else if (c == '-')
+			c = '_';
+		up[i] = c;
+	}
+	up[len] = '\0';
+	st = ts_state_from_name(up, len);
+	if (st >= 0)
+		return 1u << st;
+	for (i = 0; i < ARRAY_SIZE(state_aliases); i++)
+		if (!strcmp(up, state_aliases[i].name))
+			return 1u << state_aliases[i].state;
+	return 0;
+}
+
+int ts_filter_add_states(struct ts_filter *f, const char *s)
+{
+	unsigned int set = 0;
+
+	for (;;) {
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+		unsigned int one = ts_state_set(s, len);
+
+		if (!one)
+			return -1;
+		set |= one;
+		if (!comma)
+			break;
+		s = comma + 1;
+	}
+	f->states |= set;
+	return 0;
+}
+
+bool ts_filter_any(const struct ts_filter *f)
+{
+	return f->families || f->port >= 0 || f->sport >= 0 ||
+	       f->dport >= 0 || f->nhost || f->states || f->side >= 0 ||
+	       f->has_netns;
+}
+
+static bool host_match(const struct ts_host *h, const struct ts_endpoint *ep)
+{
+	unsigned int full = h->prefix / 8, rest = h->prefix % 8;
+
+	if (h->family != ep->family)
+		return false;
+	if (memcmp(h->addr, ep->addr, full))
+		return false;
+	if (rest) {
+		uint8_t mask = 0xff << (8 - rest);
+
+		if ((h->addr[full] ^ ep->addr[full]) & mask)
+			return false;
+	}
+	return true;
+}
+
+bool ts_filter_flow(const struct ts_filter *f, uint64_t netns,
+		    const struct ts_endpoint *client,
+		    const struct ts_endpoint *server)
+{
+	unsigned int i;
+
+	if (f->families) {
+		unsigned int fam = client->family == 4 ? TS_FAM_V4 :
+				   client->family == 6 ? TS_FAM_V6 : 0;
+
+		if (!(f->families & fam))
+			return false;
+	}
+	if (f->port >= 0 && client->port != f->port && server->port != f->port)
+		return false;
+	if (f->sport >= 0 && client->port != f->sport)
+		return false;
+	if (f->dport >= 0 && server->port != f->dport)
+		return false;
+	if (f->has_netns && netns != f->netns)
+		return false;
+	if (f->nhost) {
+		for (i = 0; i < f->nhost; i++)
+			if (host_match(&f->host[i], client) ||
+			    host_match(&f->host[i], server))
+				break;
+		if (i == f->nhost)
+			return false;
+	}
+	return true;
+}
+
+bool ts_filter_event(const struct ts_filter *f, const struct ts_event *ev)
+{
+	if (ev->lost)
+		return true;
+	if (!ts_filter_flow(f, ev->netns, &ev->client, &ev->server))
+		return false;
+	if (f->side >= 0 && ev->side != f->side)
+		return false;
+	if (f->states && !(f->states & (1u << ev->new_state)))
+		return false;
+	return true;
+}
+
+bool ts_filter_row(const struct ts_filter *f, const struct ts_row *row)
+{
+	unsigned int mask;
+
+	if (!ts_filter_flow(f, row->netns, &row->client, &row->server))
+		return false;
+	if (!f->states)
+		return true;
+	if (f->side >= 0)
+		return f->states & (1u << row->state[f->side]);
+	mask = (1u << row->state[TS_CLIENT]) | (1u << row->state[TS_SERVER]);
+	return f->states & mask;
+}
