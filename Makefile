@@ -47,7 +47,7 @@ tools/tcpstate-pcap: tools/tcpstate-pcap.c module/fsm.c module/fsm.h module/fsm_
 
 tests/unit/test_fsm: tests/unit/test_fsm.c tests/unit/unit.h module/fsm.c module/fsm.h
 	$(CC) $(TOOL_CFLAGS) -Itests/unit -fsanitize=address,undefined \
-		-o $@ tests/unit/test_fsm.c module/fsm.c
+		-o $@ tests/unit/test_fsm.c
 
 tests/unit/test_reader: tests/unit/test_reader.c tests/unit/unit.h tools/event_parse.c tools/event_parse.h
 	$(CC) $(TOOL_CFLAGS) -Itests/unit -Itools -fsanitize=address,undefined \

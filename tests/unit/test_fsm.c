@@ -1,0 +1,851 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of the state machine, with the numbers of the seed documents:
+ * the tcpdump capture of 10.0.2.2:51323 -> 10.0.2.15:80 whose SYN has seq
+ * 84689409 and whose SYN/ACK has seq 1893430205.
+ *
+ * fsm.c is included, not linked, so that the table itself can be walked
+ * cell by cell.
+ */
+#include "unit.h"
+#include "../../module/fsm.c"
+
+#define C_ISN	84689409u	/* the client's SYN, from the seed capture */
+#define S_ISN	1893430205u	/* the server's SYN/ACK */
+#define C_PORT	51323
+#define S_PORT	80
+#define MS	1000u		/* microseconds */
+
+static struct tcpstate_fsm F;
+static struct tcpstate_result R;
+static u32 NOW;
+static u16 WIN = 64240;
+static char OUT[512];
+
+static u8 parse_flags(const char *s)
+{
+	u8 f = 0;
+
+	for (; *s; s++) {
+		switch (*s) {
+		case 'F': f |= TCPSTATE_TCP_FIN; break;
+		case 'S': f |= TCPSTATE_TCP_SYN; break;
+		case 'R': f |= TCPSTATE_TCP_RST; break;
+		case 'P': f |= TCPSTATE_TCP_PSH; break;
+		case 'U': f |= TCPSTATE_TCP_URG; break;
+		case '.': f |= TCPSTATE_TCP_ACK; break;
+		}
+	}
+	return f;
+}
+
+static const char *result_str(const struct tcpstate_result *r)
+{
+	size_t n = 0;
+	int i;
+
+	OUT[0] = '\0';
+	for (i = 0; i < r->nr; i++)
+		n += snprintf(OUT + n, sizeof(OUT) - n, "%s%s %s>%s",
+			      i ? ", " : "",
+			      tcpstate_side_name(r->trans[i].side),
+			      tcpstate_state_name(r->trans[i].old_state),
+			      tcpstate_state_name(r->trans[i].new_state));
+	return OUT;
+}
+
+/* Feed one segment sent by tuple end @end (0 = 10.0.2.2:51323). */
+static const char *seg(int end, const char *flags, u32 seq, u32 ack, u32 len)
+{
+	struct tcpstate_seg s = {
+		.seq = seq, .ack = ack, .len = len,
+		.sport = end ? S_PORT : C_PORT,
+		.dport = end ? C_PORT : S_PORT,
+		.win = WIN, .flags = parse_flags(flags),
+		.wscale = TCPSTATE_WSCALE_NONE, .end = (u8)end,
+	};
+
+	NOW += 1 * MS;
+	tcpstate_fsm_step(&F, &s, NOW, &R);
+	return result_str(&R);
+}
+
+static void reset(void)
+{
+	tcpstate_fsm_init(&F);
+	NOW = 1000000;
+	WIN = 64240;
+}
+
+static u8 cstate(void) { return F.end[TCPSTATE_CLIENT].state; }
+static u8 sstate(void) { return F.end[TCPSTATE_SERVER].state; }
+
+static const char *history(void)
+{
+	static char h[TCPSTATE_HISTORY_LEN];
+
+	tcpstate_fsm_history_format(&F, h);
+	return h;
+}
+
+static const char *flowflags(void)
+{
+	static char b[TCPSTATE_FLOWFLAGS_LEN];
+
+	tcpstate_fsm_flags_format(F.flags, b);
+	return b;
+}
+
+/* The seed capture's handshake. */
+static void handshake(void)
+{
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	seg(1, "S.", S_ISN, C_ISN + 1, 0);
+	seg(0, ".", C_ISN + 1, S_ISN + 1, 0);
+}
+
+/* Client C_ISN+1 .. +752 is the seed's HTTP GET; server answers 100 bytes. */
+#define C_FIN_SEQ	(C_ISN + 1 + 752)
+#define S_FIN_SEQ	(S_ISN + 1 + 100)
+
+static void established_with_data(void)
+{
+	handshake();
+	seg(0, "P.", C_ISN + 1, S_ISN + 1, 752);
+	seg(1, "P.", S_ISN + 1, C_ISN + 1 + 752, 100);
+	seg(0, ".", C_FIN_SEQ, S_ISN + 1 + 100, 0);
+}
+
+TEST(size_fits_budget)
+{
+	CHECK(sizeof(struct tcpstate_fsm) <= 48);
+}
+
+TEST(handshake_three_way_seed_numbers)
+{
+	reset();
+	CHECK_STR(seg(0, "S", C_ISN, 0, 0), "client CLOSED>SYN_SENT");
+	CHECK_EQ(R.verdict, TCPSTATE_V_OK);
+	CHECK_EQ(sstate(), TCPSTATE_LISTEN);
+	CHECK_STR(seg(1, "S.", S_ISN, 84689410u, 0),
+		  "server LISTEN>SYN_RCVD, client SYN_SENT>ESTABLISHED");
+	CHECK_STR(seg(0, ".", 84689410u, 1893430206u, 0),
+		  "server SYN_RCVD>ESTABLISHED");
+	CHECK(R.notes & TCPSTATE_N_HANDSHAKE);
+	CHECK_EQ(F.end[TCPSTATE_CLIENT].isn, C_ISN);
+	CHECK_EQ(F.end[TCPSTATE_SERVER].isn, S_ISN);
+	CHECK_EQ(F.rtt_syn_us, 1 * MS);
+	CHECK_EQ(F.rtt_ack_us, 1 * MS);
+	CHECK_EQ(tcpstate_fsm_client_end(&F), 0);
+	CHECK_STR(flowflags(), "-");
+	CHECK_STR(history(), "ShA");
+}
+
+TEST(handshake_synack_must_ack_isn_plus_one)
+{
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	CHECK_STR(seg(1, "S.", S_ISN, C_ISN, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	CHECK_STR(seg(1, "S.", S_ISN, C_ISN + 2, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	CHECK_EQ(cstate(), TCPSTATE_SYN_SENT);
+	CHECK_EQ(sstate(), TCPSTATE_LISTEN);
+}
+
+TEST(handshake_third_ack_must_ack_server_isn_plus_one)
+{
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	seg(1, "S.", S_ISN, C_ISN + 1, 0);
+	CHECK_STR(seg(0, ".", C_ISN + 1, S_ISN, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	CHECK_STR(seg(0, ".", C_ISN + 1, S_ISN + 5, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	CHECK_EQ(sstate(), TCPSTATE_SYN_RCVD);
+	CHECK_STR(seg(0, ".", C_ISN + 1, S_ISN + 1, 0),
+		  "server SYN_RCVD>ESTABLISHED");
+}
+
+TEST(close_four_way_client_first)
+{
+	established_with_data();
+	CHECK_STR(seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0),
+		  "client ESTABLISHED>FIN_WAIT_1, server ESTABLISHED>CLOSE_WAIT");
+	/* acking the FIN's seq itself is not acking the FIN */
+	CHECK_STR(seg(1, ".", S_FIN_SEQ, C_FIN_SEQ, 0), "");
+	CHECK_STR(seg(1, ".", S_FIN_SEQ, C_FIN_SEQ + 1, 0),
+		  "client FIN_WAIT_1>FIN_WAIT_2");
+	CHECK_STR(seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0),
+		  "server CLOSE_WAIT>LAST_ACK, client FIN_WAIT_2>TIME_WAIT");
+	CHECK_STR(seg(0, ".", C_FIN_SEQ + 1, S_FIN_SEQ + 1, 0),
+		  "server LAST_ACK>CLOSED");
+	CHECK_EQ(R.verdict, TCPSTATE_V_OK);
+	CHECK(!tcpstate_fsm_finished(&F));
+	/* S h A, data both ways, then the client's F, the server's a and f */
+	CHECK_STR(history(), "ShADdFaf");
+}
+
+TEST(time_wait_closes_only_after_2msl)
+{
+	u32 entered;
+
+	established_with_data();
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
+	seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0);
+	entered = NOW;
+	CHECK_EQ(cstate(), TCPSTATE_TIME_WAIT);
+	seg(0, ".", C_FIN_SEQ + 1, S_FIN_SEQ + 1, 0);
+	CHECK_EQ(tcpstate_fsm_tick(&F, entered + 59999 * MS, 60000 * MS, &R), 0);
+	CHECK_EQ(cstate(), TCPSTATE_TIME_WAIT);
+	CHECK_EQ(tcpstate_fsm_tick(&F, entered + 60000 * MS, 60000 * MS, &R), 1);
+	CHECK_STR(result_str(&R), "client TIME_WAIT>CLOSED");
+	CHECK(R.notes & TCPSTATE_N_FINISHED);
+	CHECK(tcpstate_fsm_finished(&F));
+	/* 2MSL is a parameter */
+	established_with_data();
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
+	seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0);
+	CHECK_EQ(tcpstate_fsm_tick(&F, NOW + 999 * MS, 1000 * MS, &R), 0);
+	CHECK_EQ(tcpstate_fsm_tick(&F, NOW + 1000 * MS, 1000 * MS, &R), 1);
+}
+
+TEST(time_wait_restarts_on_retransmitted_fin)
+{
+	u32 t;
+
+	established_with_data();
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
+	seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0);
+	NOW += 500 * MS;
+	CHECK_STR(seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_RETRANS);
+	t = NOW;
+	CHECK_EQ(tcpstate_fsm_tick(&F, t + 999 * MS, 1000 * MS, &R), 0);
+	CHECK_EQ(tcpstate_fsm_tick(&F, t + 1000 * MS, 1000 * MS, &R), 1);
+	/* LAST_ACK has no timer in the core: the table's idle timeout ends it */
+	CHECK_STR(result_str(&R), "client TIME_WAIT>CLOSED");
+	CHECK_EQ(sstate(), TCPSTATE_LAST_ACK);
+}
+
+TEST(close_four_way_server_first)
+{
+	established_with_data();
+	CHECK_STR(seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ, 0),
+		  "server ESTABLISHED>FIN_WAIT_1, client ESTABLISHED>CLOSE_WAIT");
+	CHECK_STR(seg(0, ".", C_FIN_SEQ, S_FIN_SEQ + 1, 0),
+		  "server FIN_WAIT_1>FIN_WAIT_2");
+	CHECK_STR(seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ + 1, 0),
+		  "client CLOSE_WAIT>LAST_ACK, server FIN_WAIT_2>TIME_WAIT");
+	CHECK_STR(seg(1, ".", S_FIN_SEQ + 1, C_FIN_SEQ + 1, 0),
+		  "client LAST_ACK>CLOSED");
+	CHECK_EQ(tcpstate_fsm_tick(&F, NOW + 60000 * MS, 60000 * MS, &R), 1);
+	CHECK_STR(result_str(&R), "server TIME_WAIT>CLOSED");
+	CHECK(tcpstate_fsm_finished(&F));
+}
+
+TEST(fin_with_data_is_acked_by_seq_plus_len_plus_one)
+{
+	handshake();
+	/* FP. carrying the 752-byte request */
+	CHECK_STR(seg(0, "FP.", C_ISN + 1, S_ISN + 1, 752),
+		  "client ESTABLISHED>FIN_WAIT_1, server ESTABLISHED>CLOSE_WAIT");
+	CHECK_STR(seg(1, ".", S_ISN + 1, C_ISN + 1 + 752, 0), "");
+	CHECK_STR(seg(1, ".", S_ISN + 1, C_ISN + 1 + 752 + 1, 0),
+		  "client FIN_WAIT_1>FIN_WAIT_2");
+	CHECK_STR(history(), "ShADFa");
+}
+
+TEST(fin_with_ack_of_ours_goes_straight_to_time_wait)
+{
+	established_with_data();
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
+	CHECK_STR(seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0),
+		  "server CLOSE_WAIT>LAST_ACK, client FIN_WAIT_1>TIME_WAIT");
+	CHECK_STR(seg(0, ".", C_FIN_SEQ + 1, S_FIN_SEQ + 1, 0),
+		  "server LAST_ACK>CLOSED");
+}
+
+TEST(simultaneous_close)
+{
+	established_with_data();
+	CHECK_STR(seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0),
+		  "client ESTABLISHED>FIN_WAIT_1, server ESTABLISHED>CLOSE_WAIT");
+	/* the server's FIN does not ack the client's: they crossed */
+	CHECK_STR(seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ, 0),
+		  "server CLOSE_WAIT>CLOSING, client FIN_WAIT_1>CLOSING");
+	CHECK(R.notes & TCPSTATE_N_SIMCLOSE);
+	CHECK_STR(seg(0, ".", C_FIN_SEQ + 1, S_FIN_SEQ + 1, 0),
+		  "server CLOSING>TIME_WAIT");
+	CHECK_STR(seg(1, ".", S_FIN_SEQ + 1, C_FIN_SEQ + 1, 0),
+		  "client CLOSING>TIME_WAIT");
+	CHECK_STR(flowflags(), "simclose");
+	CHECK_EQ(tcpstate_fsm_tick(&F, NOW + 60000 * MS, 60000 * MS, &R), 2);
+	CHECK(tcpstate_fsm_finished(&F));
+}
+
+TEST(simultaneous_open)
+{
+	reset();
+	CHECK_STR(seg(0, "S", C_ISN, 0, 0), "client CLOSED>SYN_SENT");
+	CHECK_STR(seg(1, "S", S_ISN, 0, 0), "server LISTEN>SYN_SENT");
+	CHECK(R.notes & TCPSTATE_N_SIMOPEN);
+	CHECK_STR(seg(0, "S.", C_ISN, S_ISN + 1, 0),
+		  "client SYN_SENT>SYN_RCVD");
+	CHECK_STR(seg(1, "S.", S_ISN, C_ISN + 1, 0),
+		  "server SYN_SENT>SYN_RCVD, server SYN_RCVD>ESTABLISHED, "
+		  "client SYN_RCVD>ESTABLISHED");
+	CHECK(R.notes & TCPSTATE_N_HANDSHAKE);
+	CHECK_STR(flowflags(), "simopen");
+	CHECK_STR(history(), "SsHh");
+}
+
+TEST(split_handshake_four_way)
+{
+	/* suricata-verify's 4WHS shape: S, S from server, S. from client, . */
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	seg(1, "S", S_ISN, 0, 0);
+	CHECK_STR(seg(0, "S.", C_ISN, S_ISN + 1, 0),
+		  "client SYN_SENT>SYN_RCVD");
+	CHECK_STR(seg(1, ".", S_ISN + 1, C_ISN + 1, 0),
+		  "server SYN_SENT>ESTABLISHED, client SYN_RCVD>ESTABLISHED");
+}
+
+TEST(half_close_data_flows_from_close_wait_side)
+{
+	u32 s = S_FIN_SEQ;
+	int i;
+
+	established_with_data();
+	seg(0, "F.", C_FIN_SEQ, s, 0);
+	seg(1, ".", s, C_FIN_SEQ + 1, 0);
+	CHECK_EQ(cstate(), TCPSTATE_FIN_WAIT_2);
+	for (i = 0; i < 5; i++) {
+		CHECK_STR(seg(1, "P.", s, C_FIN_SEQ + 1, 1000), "");
+		s += 1000;
+		CHECK_STR(seg(0, ".", C_FIN_SEQ + 1, s, 0), "");
+	}
+	CHECK_EQ(cstate(), TCPSTATE_FIN_WAIT_2);
+	CHECK_EQ(sstate(), TCPSTATE_CLOSE_WAIT);
+	CHECK_STR(seg(1, "F.", s, C_FIN_SEQ + 1, 0),
+		  "server CLOSE_WAIT>LAST_ACK, client FIN_WAIT_2>TIME_WAIT");
+	CHECK_STR(seg(0, ".", C_FIN_SEQ + 1, s + 1, 0), "server LAST_ACK>CLOSED");
+}
+
+TEST(refused_by_rst_ack)
+{
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	/* a RST that does not ack ISN + 1 refuses nothing */
+	CHECK_STR(seg(1, "R.", 0, C_ISN, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_RST);
+	CHECK_STR(seg(1, "R", 0, 0, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_RST);
+	CHECK_STR(seg(1, "R.", 0, C_ISN + 1, 0), "client SYN_SENT>CLOSED");
+	CHECK(R.notes & TCPSTATE_N_REFUSED);
+	/* the server never left CLOSED: no transition is reported for it */
+	CHECK_EQ(sstate(), TCPSTATE_CLOSED);
+	CHECK(tcpstate_fsm_finished(&F));
+	CHECK(R.notes & TCPSTATE_N_FINISHED);
+	CHECK_STR(history(), "Sr");
+}
+
+/* Drive a fresh flow into @want for one side, by the seed's numbers. */
+static int drive_to(u8 want_client, u8 want_server)
+{
+	established_with_data();
+	if (cstate() == want_client && sstate() == want_server)
+		return 1;
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);	/* FW1 / CW */
+	if (cstate() == want_client && sstate() == want_server)
+		return 1;
+	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ + 1, 0);	/* FW2 / CW */
+	if (cstate() == want_client && sstate() == want_server)
+		return 1;
+	seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0);	/* TW / LA */
+	if (cstate() == want_client && sstate() == want_server)
+		return 1;
+	return 0;
+}
+
+TEST(rst_from_either_side_in_every_synchronized_state)
+{
+	static const struct { u8 c, s; } pairs[] = {
+		{ TCPSTATE_ESTABLISHED, TCPSTATE_ESTABLISHED },
+		{ TCPSTATE_FIN_WAIT_1, TCPSTATE_CLOSE_WAIT },
+		{ TCPSTATE_FIN_WAIT_2, TCPSTATE_CLOSE_WAIT },
+		{ TCPSTATE_TIME_WAIT, TCPSTATE_LAST_ACK },
+	};
+	unsigned int i;
+	int from;
+
+	for (i = 0; i < ARRAY_SIZE(pairs); i++) {
+		for (from = 0; from < 2; from++) {
+			u32 seq;
+
+			CHECK(drive_to(pairs[i].c, pairs[i].s));
+			seq = F.end[from ? TCPSTATE_SERVER :
+					   TCPSTATE_CLIENT].nxt;
+			/* out of the window: nothing */
+			seg(from, "R", seq + 1000000, 0, 0);
+			CHECK_EQ(R.verdict, TCPSTATE_V_BAD_RST);
+			CHECK_EQ(R.nr, 0);
+			CHECK_EQ(cstate(), pairs[i].c);
+			/* in the window: the connection is gone */
+			seg(from, "R.", seq + 10, 0, 0);
+			CHECK_EQ(R.verdict, TCPSTATE_V_OK);
+			CHECK_EQ(sstate(), TCPSTATE_CLOSED);
+			CHECK(R.notes & TCPSTATE_N_RESET);
+			CHECK(F.flags & TCPSTATE_F_RESET);
+			/* a TIME_WAIT sender's reset leaves its TIME_WAIT */
+			if (!(from == 0 && pairs[i].c == TCPSTATE_TIME_WAIT))
+				CHECK_EQ(cstate(), TCPSTATE_CLOSED);
+		}
+	}
+}
+
+TEST(rst_in_syn_rcvd_closing_and_last_ack)
+{
+	/* SYN_RCVD: the client aborts before the third ACK */
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	seg(1, "S.", S_ISN, C_ISN + 1, 0);
+	CHECK_STR(seg(0, "R", C_ISN + 1, 0, 0),
+		  "client ESTABLISHED>CLOSED, server SYN_RCVD>CLOSED");
+	/* SYN_RCVD: the server aborts */
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	seg(1, "S.", S_ISN, C_ISN + 1, 0);
+	CHECK_STR(seg(1, "R.", S_ISN + 1, C_ISN + 1, 0),
+		  "server SYN_RCVD>CLOSED, client ESTABLISHED>CLOSED");
+	/* CLOSING, both sides */
+	established_with_data();
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
+	seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ, 0);
+	CHECK_STR(seg(1, "R.", S_FIN_SEQ + 1, C_FIN_SEQ + 1, 0),
+		  "server CLOSING>CLOSED, client CLOSING>CLOSED");
+	/* CLOSE_WAIT sends the RST */
+	established_with_data();
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
+	CHECK_STR(seg(1, "R.", S_FIN_SEQ, C_FIN_SEQ + 1, 0),
+		  "server CLOSE_WAIT>CLOSED, client FIN_WAIT_1>CLOSED");
+	/* LAST_ACK receives the RST */
+	established_with_data();
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
+	seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0);
+	CHECK_STR(seg(0, "R", C_FIN_SEQ + 1, 0, 0), "server LAST_ACK>CLOSED");
+}
+
+TEST(rst_window_uses_scaled_window)
+{
+	struct tcpstate_seg s = {
+		.sport = C_PORT, .dport = S_PORT, .win = 100,
+		.flags = TCPSTATE_TCP_SYN, .wscale = 7, .end = 0,
+	};
+
+	reset();
+	s.seq = C_ISN;
+	tcpstate_fsm_step(&F, &s, NOW, &R);
+	s = (struct tcpstate_seg){ .seq = S_ISN, .ack = C_ISN + 1,
+		.sport = S_PORT, .dport = C_PORT, .win = 100, .wscale = 7,
+		.flags = TCPSTATE_TCP_SYN | TCPSTATE_TCP_ACK, .end = 1 };
+	tcpstate_fsm_step(&F, &s, NOW, &R);
+	WIN = 100;	/* raw 100 << 7 = 12800 bytes */
+	seg(0, ".", C_ISN + 1, S_ISN + 1, 0);
+	seg(1, "R", S_ISN + 1 + 12000, 0, 0);
+	CHECK_EQ(R.verdict, TCPSTATE_V_OK);
+	CHECK_EQ(cstate(), TCPSTATE_CLOSED);
+}
+
+TEST(retransmissions_are_counted_and_move_nothing)
+{
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	CHECK_STR(seg(0, "S", C_ISN, 0, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_RETRANS);
+	seg(1, "S.", S_ISN, C_ISN + 1, 0);
+	CHECK_STR(seg(1, "S.", S_ISN, C_ISN + 1, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_RETRANS);
+	seg(0, ".", C_ISN + 1, S_ISN + 1, 0);
+	seg(0, "F.", C_ISN + 1, S_ISN + 1, 0);
+	CHECK_STR(seg(0, "F.", C_ISN + 1, S_ISN + 1, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_RETRANS);
+	seg(1, "F.", S_ISN + 1, C_ISN + 2, 0);
+	/* the first final ACK closes LAST_ACK; the same ACK again is a copy */
+	CHECK_STR(seg(0, ".", C_ISN + 2, S_ISN + 2, 0), "server LAST_ACK>CLOSED");
+	CHECK_EQ(R.verdict, TCPSTATE_V_OK);
+	CHECK_STR(seg(0, ".", C_ISN + 2, S_ISN + 2, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_RETRANS);
+	CHECK_STR(history(), "SThtAFf");
+}
+
+TEST(lost_third_ack_leaves_server_in_syn_rcvd)
+{
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	seg(1, "S.", S_ISN, C_ISN + 1, 0);
+	/* third ACK lost; the server retransmits its SYN/ACK */
+	CHECK_STR(seg(1, "S.", S_ISN, C_ISN + 1, 0), "");
+	CHECK_EQ(sstate(), TCPSTATE_SYN_RCVD);
+	/* the client's request acks the server's SYN */
+	CHECK_STR(seg(0, "P.", C_ISN + 1, S_ISN + 1, 752),
+		  "server SYN_RCVD>ESTABLISHED");
+	CHECK(R.notes & TCPSTATE_N_HANDSHAKE);
+}
+
+TEST(lost_third_ack_then_fin_completes_and_closes)
+{
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	seg(1, "S.", S_ISN, C_ISN + 1, 0);
+	CHECK_STR(seg(0, "F.", C_ISN + 1, S_ISN + 1, 0),
+		  "client ESTABLISHED>FIN_WAIT_1, server SYN_RCVD>CLOSE_WAIT");
+	CHECK(R.notes & TCPSTATE_N_HANDSHAKE);
+}
+
+TEST(stale_syn_answered_by_client_rst)
+{
+	/*
+	 * A host with no such connection gets a SYN/ACK for an old SYN and
+	 * answers RST with seq = that SYN/ACK's ack: the server's half-open
+	 * flow ends.  The observer had taken the SYN/ACK as reaching an
+	 * active client; the reset closes that side too.
+	 */
+	reset();
+	seg(0, "S", 1000, 0, 0);
+	seg(1, "S.", S_ISN, 1001, 0);
+	CHECK_STR(seg(0, "R", 1001, 0, 0),
+		  "client ESTABLISHED>CLOSED, server SYN_RCVD>CLOSED");
+	CHECK(tcpstate_fsm_finished(&F));
+}
+
+TEST(stale_syn_does_not_affect_a_client_with_a_newer_isn)
+{
+	/*
+	 * RFC 793 figure 9: the client is in SYN_SENT with ISN 100 when a
+	 * SYN/ACK for an old SYN (ack 91) comes back.  The SYN/ACK fails the
+	 * ack check, the client's RST (seq 91) is outside anything it sent:
+	 * the client is unaffected and the real handshake then completes.
+	 */
+	reset();
+	seg(0, "S", 100, 0, 0);
+	CHECK_STR(seg(1, "S.", 300, 91, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	CHECK_STR(seg(0, "R", 91, 0, 0), "");
+	CHECK_EQ(cstate(), TCPSTATE_SYN_SENT);
+	CHECK_STR(seg(1, "S.", 400, 101, 0),
+		  "server LISTEN>SYN_RCVD, client SYN_SENT>ESTABLISHED");
+}
+
+TEST(new_syn_on_time_wait_starts_a_new_generation)
+{
+	established_with_data();
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
+	seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0);
+	seg(0, ".", C_FIN_SEQ + 1, S_FIN_SEQ + 1, 0);
+	CHECK_STR(seg(0, "S", C_ISN + 100000, 0, 0),
+		  "client TIME_WAIT>CLOSED, client CLOSED>SYN_SENT");
+	CHECK(R.notes & TCPSTATE_N_NEWGEN);
+	CHECK_STR(flowflags(), "reused");
+	CHECK_EQ(sstate(), TCPSTATE_LISTEN);
+	CHECK_EQ(F.end[TCPSTATE_CLIENT].isn, C_ISN + 100000);
+	CHECK_STR(history(), "S");
+	CHECK_STR(seg(1, "S.", 7, C_ISN + 100001, 0),
+		  "server LISTEN>SYN_RCVD, client SYN_SENT>ESTABLISHED");
+}
+
+TEST(new_syn_from_the_other_end_swaps_roles)
+{
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	seg(1, "R.", 0, C_ISN + 1, 0);
+	CHECK(tcpstate_fsm_finished(&F));
+	/* now the old server's port connects out */
+	CHECK_STR(seg(1, "S", 5000, 0, 0), "client CLOSED>SYN_SENT");
+	CHECK_EQ(tcpstate_fsm_client_end(&F), 1);
+	CHECK_STR(seg(0, "S.", 9000, 5001, 0),
+		  "server LISTEN>SYN_RCVD, client SYN_SENT>ESTABLISHED");
+}
+
+TEST(pickup_mid_stream_guesses_the_server_by_port)
+{
+	reset();
+	/* first segment seen: data from port 80 */
+	CHECK_STR(seg(1, "P.", S_ISN + 1, C_ISN + 1, 100),
+		  "client CLOSED>ESTABLISHED, server LISTEN>ESTABLISHED");
+	CHECK(R.notes & TCPSTATE_N_PICKUP);
+	CHECK_EQ(tcpstate_fsm_client_end(&F), 0);
+	CHECK_STR(flowflags(), "pickup,guessed");
+	CHECK_STR(seg(0, "F.", C_ISN + 1, S_ISN + 101, 0),
+		  "client ESTABLISHED>FIN_WAIT_1, server ESTABLISHED>CLOSE_WAIT");
+	CHECK_STR(seg(1, "F.", S_ISN + 101, C_ISN + 2, 0),
+		  "server CLOSE_WAIT>LAST_ACK, client FIN_WAIT_1>TIME_WAIT");
+	/* the same from the client's side: still the lower port serves */
+	reset();
+	seg(0, ".", C_ISN + 1, S_ISN + 1, 0);
+	CHECK_EQ(tcpstate_fsm_client_end(&F), 0);
+}
+
+TEST(pickup_at_a_fin)
+{
+	reset();
+	CHECK_STR(seg(0, "F.", C_ISN + 1, S_ISN + 1, 0),
+		  "client CLOSED>ESTABLISHED, server LISTEN>ESTABLISHED, "
+		  "client ESTABLISHED>FIN_WAIT_1, server ESTABLISHED>CLOSE_WAIT");
+}
+
+TEST(pickup_at_a_synack_knows_the_roles)
+{
+	reset();
+	CHECK_STR(seg(1, "S.", S_ISN, C_ISN + 1, 0),
+		  "client CLOSED>SYN_SENT, server LISTEN>SYN_RCVD, "
+		  "client SYN_SENT>ESTABLISHED");
+	CHECK_STR(flowflags(), "pickup");
+	CHECK_EQ(F.end[TCPSTATE_CLIENT].isn, C_ISN);
+	CHECK_STR(seg(0, ".", C_ISN + 1, S_ISN + 1, 0),
+		  "server SYN_RCVD>ESTABLISHED");
+	CHECK_EQ(F.rtt_syn_us, 0);
+}
+
+TEST(invalid_flag_sets_are_counted_and_change_nothing)
+{
+	static const char *const bad[] = { "SF", "SR", "", "F", "P", "U",
+					   "RF", "SF.", "SR.", "FP", "FR." };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		reset();
+		CHECK_STR(seg(0, bad[i], C_ISN, 0, 0), "");
+		CHECK_EQ(R.verdict, TCPSTATE_V_BAD_FLAGS);
+		CHECK(!(F.flags & TCPSTATE_F_STARTED));
+		handshake();
+		CHECK_STR(seg(0, bad[i], C_ISN + 1, S_ISN + 1, 0), "");
+		CHECK_EQ(R.verdict, TCPSTATE_V_BAD_FLAGS);
+		CHECK_EQ(cstate(), TCPSTATE_ESTABLISHED);
+	}
+}
+
+TEST(lone_rst_does_not_open_a_flow)
+{
+	struct tcpstate_seg s = { .flags = TCPSTATE_TCP_RST };
+
+	CHECK(!tcpstate_fsm_opens(&s));
+	s.flags = TCPSTATE_TCP_SYN;
+	CHECK(tcpstate_fsm_opens(&s));
+	s.flags = TCPSTATE_TCP_ACK | TCPSTATE_TCP_PSH;
+	CHECK(tcpstate_fsm_opens(&s));
+	s.flags = TCPSTATE_TCP_SYN | TCPSTATE_TCP_FIN;
+	CHECK(!tcpstate_fsm_opens(&s));
+	reset();
+	CHECK_STR(seg(0, "R", 1, 0, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_UNEXPECTED);
+}
+
+TEST(syn_inside_a_connection_is_unexpected)
+{
+	established_with_data();
+	CHECK_STR(seg(0, "S", C_ISN + 5, 0, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_UNEXPECTED);
+	CHECK_EQ(cstate(), TCPSTATE_ESTABLISHED);
+}
+
+TEST(segment_after_closed_is_unexpected)
+{
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	seg(1, "R.", 0, C_ISN + 1, 0);
+	CHECK_STR(seg(0, "P.", C_ISN + 1, 1, 10), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_UNEXPECTED);
+}
+
+TEST(client_abort_in_syn_sent)
+{
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	CHECK_STR(seg(0, "R", C_ISN + 1, 0, 0), "client SYN_SENT>CLOSED");
+	CHECK(tcpstate_fsm_finished(&F));
+	CHECK_EQ(sstate(), TCPSTATE_LISTEN);
+}
+
+TEST(tcpdump_flag_notation)
+{
+	static const struct { u8 f; const char *s; } cases[] = {
+		{ TCPSTATE_TCP_SYN, "S" },
+		{ TCPSTATE_TCP_SYN | TCPSTATE_TCP_ACK, "S." },
+		{ TCPSTATE_TCP_ACK, "." },
+		{ TCPSTATE_TCP_PSH | TCPSTATE_TCP_ACK, "P." },
+		{ TCPSTATE_TCP_FIN | TCPSTATE_TCP_ACK, "F." },
+		{ TCPSTATE_TCP_FIN | TCPSTATE_TCP_PSH | TCPSTATE_TCP_ACK, "FP." },
+		{ TCPSTATE_TCP_RST, "R" },
+		{ TCPSTATE_TCP_RST | TCPSTATE_TCP_ACK, "R." },
+		{ TCPSTATE_TCP_SYN | TCPSTATE_TCP_ECE | TCPSTATE_TCP_CWR, "SEW" },
+		{ 0, "none" },
+		{ 0xff, "FSRPUEW." },
+	};
+	char buf[TCPSTATE_TCPFLAGS_LEN];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		tcpstate_tcpflags_format(cases[i].f, buf);
+		CHECK_STR(buf, cases[i].s);
+	}
+}
+
+TEST(names)
+{
+	CHECK_STR(tcpstate_state_name(TCPSTATE_FIN_WAIT_1), "FIN_WAIT_1");
+	CHECK_STR(tcpstate_state_name(TCPSTATE_TIME_WAIT), "TIME_WAIT");
+	CHECK_STR(tcpstate_state_name(99), "?");
+	CHECK_STR(tcpstate_side_name(TCPSTATE_SERVER), "server");
+	CHECK_STR(tcpstate_verdict_name(TCPSTATE_V_BAD_RST), "bad_rst");
+	CHECK_STR(tcpstate_verdict_name(200), "?");
+}
+
+TEST(history_and_flags_formats_fill_their_buffers)
+{
+	char h[TCPSTATE_HISTORY_LEN], b[TCPSTATE_FLOWFLAGS_LEN];
+	struct tcpstate_fsm f;
+
+	tcpstate_fsm_init(&f);
+	f.history = ~0ull;	/* 16 nibbles of 15 */
+	tcpstate_fsm_history_format(&f, h);
+	CHECK_EQ(strlen(h), 0 + 1);	/* 15 is not a letter: "-" */
+	f.history = 0x1111111111111111ull;
+	tcpstate_fsm_history_format(&f, h);
+	CHECK_STR(h, "SSSSSSSSSSSSSSSS");
+	tcpstate_fsm_flags_format(0xff, b);
+	CHECK_STR(b, "pickup,guessed,reused,simopen,simclose,reset");
+}
+
+/*
+ * Every cell of the table, against a second, independent statement of
+ * the same rules: the list of moves each event makes.  Every cell not
+ * listed here must not move.
+ */
+static const struct { u8 ev, from, to; } moves[] = {
+	{ EV_SND_SYN, sCL, sSS }, { EV_SND_SYN, sLI, sSS },
+	{ EV_SND_SYNACK, sLI, sSR }, { EV_SND_SYNACK, sSS, sSR },
+	{ EV_SND_ACK, sSS, sES },
+	{ EV_SND_FIN, sSR, sF1 }, { EV_SND_FIN, sES, sF1 },
+	{ EV_SND_FIN, sCW, sLA },
+	{ EV_SND_FIN_CROSSED, sSR, sF1 }, { EV_SND_FIN_CROSSED, sES, sF1 },
+	{ EV_SND_FIN_CROSSED, sCW, sCG },
+	{ EV_SND_RST, sSS, sCL }, { EV_SND_RST, sSR, sCL },
+	{ EV_SND_RST, sES, sCL }, { EV_SND_RST, sF1, sCL },
+	{ EV_SND_RST, sF2, sCL }, { EV_SND_RST, sCW, sCL },
+	{ EV_SND_RST, sCG, sCL }, { EV_SND_RST, sLA, sCL },
+	{ EV_RCV_SYNACK, sSS, sES }, { EV_RCV_SYNACK, sSR, sES },
+	{ EV_RCV_SYNACK_SIM, sSR, sES },
+	{ EV_RCV_ACK, sSR, sES }, { EV_RCV_ACK, sF1, sF2 },
+	{ EV_RCV_ACK, sCG, sTW }, { EV_RCV_ACK, sLA, sCL },
+	{ EV_RCV_FIN, sES, sCW }, { EV_RCV_FIN, sF1, sCG },
+	{ EV_RCV_FIN, sF2, sTW },
+	{ EV_RCV_FINACK, sSR, sCW }, { EV_RCV_FINACK, sES, sCW },
+	{ EV_RCV_FINACK, sF1, sTW }, { EV_RCV_FINACK, sF2, sTW },
+	{ EV_RCV_FINACK, sCG, sTW }, { EV_RCV_FINACK, sLA, sCL },
+	{ EV_RCV_RST, sSS, sCL }, { EV_RCV_RST, sSR, sCL },
+	{ EV_RCV_RST, sES, sCL }, { EV_RCV_RST, sF1, sCL },
+	{ EV_RCV_RST, sF2, sCL }, { EV_RCV_RST, sCW, sCL },
+	{ EV_RCV_RST, sCG, sCL }, { EV_RCV_RST, sLA, sCL },
+	{ EV_RCV_RST, sTW, sCL },
+	{ EV_TIMER, sTW, sCL },
+};
+
+/* Cells that refuse the segment, and the sender's repeats. */
+static const struct { u8 ev, state, cell; } marks[] = {
+	{ EV_SND_SYN, sSS, sRT },
+	{ EV_SND_SYNACK, sSR, sRT }, { EV_SND_SYNACK, sES, sRT },
+	{ EV_SND_FIN, sF1, sRT }, { EV_SND_FIN, sF2, sRT },
+	{ EV_SND_FIN, sCG, sRT }, { EV_SND_FIN, sLA, sRT },
+	{ EV_SND_FIN, sTW, sRT },
+	{ EV_SND_FIN_CROSSED, sF1, sRT }, { EV_SND_FIN_CROSSED, sF2, sRT },
+	{ EV_SND_FIN_CROSSED, sCG, sRT }, { EV_SND_FIN_CROSSED, sLA, sRT },
+	{ EV_SND_FIN_CROSSED, sTW, sRT },
+	{ EV_SND_ACK, sTW, sRT },
+	{ EV_SND_RST, sLI, sQC },
+};
+
+TEST(every_table_cell)
+{
+	unsigned int ev, st, i;
+
+	for (ev = 0; ev < NR_EVENTS; ev++) {
+		for (st = 0; st < TCPSTATE_NR_STATES; st++) {
+			u8 want = st, cell = fsm_table[ev][st];
+			bool listed = false;
+
+			for (i = 0; i < ARRAY_SIZE(moves); i++)
+				if (moves[i].ev == ev && moves[i].from == st)
+					want = moves[i].to;
+			for (i = 0; i < ARRAY_SIZE(marks); i++)
+				if (marks[i].ev == ev && marks[i].state == st) {
+					CHECK_EQ(cell, marks[i].cell);
+					listed = true;
+				}
+			if (listed)
+				continue;
+			if (want != st) {
+				CHECK_EQ(cell, want);
+			} else if (cell < TCPSTATE_NR_STATES) {
+				/* a move to itself is spelled sNO */
+				CHECK_EQ(cell, sNO);
+			} else {
+				/* refusals: only sender rows refuse */
+				CHECK(cell == sNO || (cell == sIV &&
+						       ev <= EV_SND_RST));
+			}
+		}
+	}
+}
+
+TEST(every_table_cell_through_the_api_keeps_invariants)
+{
+	/*
+	 * For every state pair reachable by the scenarios above, every
+	 * flag class from either end: a transition always reports the
+	 * state it left, and verdicts other than OK/RETRANS move nothing.
+	 */
+	static const char *const flags[] = { "S", "S.", ".", "P.", "F.",
+					     "R", "R." };
+	unsigned int a, b, i;
+
+	for (a = 0; a < 4; a++) {
+		for (b = 0; b < ARRAY_SIZE(flags); b++) {
+			for (i = 0; i < 2; i++) {
+				struct tcpstate_fsm before;
+				int k;
+
+				established_with_data();
+				if (a >= 1)
+					seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
+				if (a >= 2)
+					seg(1, ".", S_FIN_SEQ, C_FIN_SEQ + 1, 0);
+				if (a >= 3)
+					seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0);
+				before = F;
+				seg(i, flags[b],
+				    F.end[i ? TCPSTATE_SERVER : TCPSTATE_CLIENT].nxt,
+				    F.end[i ? TCPSTATE_CLIENT : TCPSTATE_SERVER].nxt, 0);
+				if (R.verdict != TCPSTATE_V_OK &&
+				    R.verdict != TCPSTATE_V_RETRANS) {
+					CHECK_EQ(R.nr, 0);
+					CHECK_EQ(F.end[0].state, before.end[0].state);
+					CHECK_EQ(F.end[1].state, before.end[1].state);
+				}
+				for (k = 0; k < R.nr; k++) {
+					CHECK(R.trans[k].old_state !=
+					      R.trans[k].new_state);
+					CHECK(R.trans[k].new_state <
+					      TCPSTATE_NR_STATES);
+				}
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	return unit_main(argc, argv);
+}
