@@ -1,0 +1,705 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The flow table.
+ *
+ * A power-of-two array of buckets, each with a spinlock and one singly
+ * linked chain per family.  Readers (the packet path's lookup, /proc) walk
+ * the chains under RCU; every change to a chain or to an entry's state
+ * machine happens under the bucket's lock, so the two directions of one
+ * flow, handled on two CPUs at once, are serialised by that lock alone.
+ * There is no global lock; the entry count is one atomic.
+ *
+ * Time: the core's clock is a u32 microsecond count (tcpstate_now_us(),
+ * used for both tcpstate_fsm_step() and tcpstate_fsm_tick()); ages and idle
+ * times are u32 jiffies.
+ *
+ * No entry has a timer.  One delayed work (the GC) runs every
+ * TCPSTATE_GC_INTERVAL while the table is not empty and visits a slice of
+ * the buckets each time, sized so that the whole table is swept every
+ * time_wait_ms / 4 (at least 100 ms, at most 2 s apart).  On each entry
+ * it runs the TIME_WAIT timer, expires idle flows and frees finished flows
+ * whose linger time is over.  Entries are freed after a grace period
+ * (call_rcu) into their family's kmem_cache.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/jhash.h>
+#include <linux/jiffies.h>
+#include <linux/ktime.h>
+#include <linux/math64.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/random.h>
+#include <linux/slab.h>
+#include <linux/socket.h>
+#include <linux/workqueue.h>
+
+#include "event.h"
+#include "flow.h"
+#include "tcpstate.h"
+
+struct tcpstate_flow4 {
+	struct tcpstate_flow f;
+	__be32 addr[2];
+};
+
+struct tcpstate_flow6 {
+	struct tcpstate_flow f;
+	struct in6_addr addr[2];
+};
+
+/* The budget of issue 4, on 64-bit: half of nf_conntrack's entry. */
+#ifdef CONFIG_64BIT
+static_assert(sizeof(struct tcpstate_flow4) <= 96,
+	      "an IPv4 flow entry must fit in 96 bytes");
+static_assert(sizeof(struct tcpstate_flow6) <= 128,
+	      "an IPv6 flow entry must fit in 128 bytes");
+#endif
+
+#define TCPSTATE_GC_INTERVAL	(HZ / 10)
+#define TCPSTATE_GC_INTERVAL_MS	100
+/* Buckets an eviction looks at, starting at the new flow's own. */
+#define TCPSTATE_EVICT_SCAN	16
+
+struct tcpstate_table tcpstate_table;
+
+static struct kmem_cache *tcpstate_cache[TCPSTATE_FAM_NR];
+static u32 tcpstate_hash_seed __read_mostly;
+static struct delayed_work tcpstate_gc;
+static unsigned int tcpstate_gc_cursor;
+
+static const u8 tcpstate_family[TCPSTATE_FAM_NR] = {
+	[TCPSTATE_FAM_IPV4] = AF_INET,
+	[TCPSTATE_FAM_IPV6] = AF_INET6,
+};
+
+static u32 tcpstate_now_us(void)
+{
+	return (u32)div_u64(ktime_get_ns(), NSEC_PER_USEC);
+}
+
+static __be32 *tcpstate_flow_addr4(struct tcpstate_flow *f)
+{
+	return container_of(f, struct tcpstate_flow4, f)->addr;
+}
+
+static struct in6_addr *tcpstate_flow_addr6(struct tcpstate_flow *f)
+{
+	return container_of(f, struct tcpstate_flow6, f)->addr;
+}
+
+static u32 tcpstate_key_hash(const struct tcpstate_key *k)
+{
+	u32 ports = ((u32)ntohs(k->port[0]) << 16) | ntohs(k->port[1]);
+
+	if (k->fam == TCPSTATE_FAM_IPV4)
+		return jhash_3words((__force u32)k->addr.v4[0],
+				    (__force u32)k->addr.v4[1], ports,
+				    tcpstate_hash_seed ^ k->netns);
+	return jhash2((const u32 *)k->addr.v6, 8,
+		      tcpstate_hash_seed ^ k->netns ^ ports);
+}
+
+static struct tcpstate_bucket *tcpstate_key_bucket(const struct tcpstate_key *k)
+{
+	u32 h = tcpstate_key_hash(k);
+
+	return &tcpstate_table.buckets[h & (tcpstate_table.size - 1)];
+}
+
+static bool tcpstate_flow_match(struct tcpstate_flow *f,
+				const struct tcpstate_key *k)
+{
+	if (READ_ONCE(f->netns) != k->netns ||
+	    f->port[0] != k->port[0] || f->port[1] != k->port[1])
+		return false;
+	if (k->fam == TCPSTATE_FAM_IPV4) {
+		const __be32 *a = tcpstate_flow_addr4(f);
+
+		return a[0] == k->addr.v4[0] && a[1] == k->addr.v4[1];
+	}
+	return !memcmp(tcpstate_flow_addr6(f), k->addr.v6,
+		       sizeof(k->addr.v6));
+}
+
+/* Under RCU, or under the bucket's lock. */
+static struct tcpstate_flow *tcpstate_flow_lookup(struct tcpstate_bucket *b,
+						  const struct tcpstate_key *k)
+{
+	struct tcpstate_flow *f;
+
+	for (f = rcu_dereference(b->head[k->fam]); f;
+	     f = rcu_dereference(f->next))
+		if (tcpstate_flow_match(f, k))
+			return f;
+	return NULL;
+}
+
+static void tcpstate_flow_key(struct tcpstate_flow *f, enum tcpstate_fam fam,
+			      struct tcpstate_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->fam = fam;
+	k->netns = f->netns;
+	k->port[0] = f->port[0];
+	k->port[1] = f->port[1];
+	if (fam == TCPSTATE_FAM_IPV4)
+		memcpy(k->addr.v4, tcpstate_flow_addr4(f), sizeof(k->addr.v4));
+	else
+		memcpy(k->addr.v6, tcpstate_flow_addr6(f), sizeof(k->addr.v6));
+}
+
+/*
+ * Report one transition of @f.  @s is the causing segment, NULL for a
+ * timer, an eviction or an unload.  Called with the bucket's lock held,
+ * after the core has settled which end is the client.
+ */
+static void tcpstate_flow_emit(struct tcpstate_flow *f, enum tcpstate_fam fam,
+			       const struct tcpstate_trans *t,
+			       const struct tcpstate_seg *s, u8 reason)
+{
+	struct tcpstate_event ev = {};
+	u8 c = tcpstate_fsm_client_end(&f->fsm);
+
+	ev.netns = f->netns;
+	ev.family = tcpstate_family[fam];
+	if (fam == TCPSTATE_FAM_IPV4) {
+		ev.caddr.v4 = tcpstate_flow_addr4(f)[c];
+		ev.saddr.v4 = tcpstate_flow_addr4(f)[!c];
+	} else {
+		ev.caddr.v6 = tcpstate_flow_addr6(f)[c];
+		ev.saddr.v6 = tcpstate_flow_addr6(f)[!c];
+	}
+	ev.cport = f->port[c];
+	ev.sport = f->port[!c];
+	ev.side = t->side;
+	ev.old_state = t->old_state;
+	ev.new_state = t->new_state;
+	if (s) {
+		ev.seq = s->seq;
+		ev.ack = s->ack;
+		ev.tcpflags = s->flags;
+	}
+	ev.reason = reason;
+	tcpstate_event_emit(&ev);
+}
+
+/* Report every endpoint of @f not yet CLOSED as going CLOSED. */
+static void tcpstate_flow_emit_close(struct tcpstate_flow *f,
+				     enum tcpstate_fam fam, u8 reason)
+{
+	struct tcpstate_trans t;
+	int side;
+
+	for (side = TCPSTATE_CLIENT; side <= TCPSTATE_SERVER; side++) {
+		if (f->fsm.end[side].state == TCPSTATE_CLOSED)
+			continue;
+		t.side = side;
+		t.old_state = f->fsm.end[side].state;
+		t.new_state = TCPSTATE_CLOSED;
+		tcpstate_flow_emit(f, fam, &t, NULL, reason);
+	}
+}
+
+static void tcpstate_flow_free4(struct rcu_head *head)
+{
+	struct tcpstate_flow *f = container_of(head, struct tcpstate_flow, rcu);
+
+	kmem_cache_free(tcpstate_cache[TCPSTATE_FAM_IPV4],
+			container_of(f, struct tcpstate_flow4, f));
+}
+
+static void tcpstate_flow_free6(struct rcu_head *head)
+{
+	struct tcpstate_flow *f = container_of(head, struct tcpstate_flow, rcu);
+
+	kmem_cache_free(tcpstate_cache[TCPSTATE_FAM_IPV6],
+			container_of(f, struct tcpstate_flow6, f));
+}
+
+/*
+ * Take @f off its chain, where @prev points at it, and free it after a
+ * grace period.  Bucket lock held.  Readers that still hold @f see its
+ * netns turn 0 and treat it as gone.
+ */
+static void tcpstate_flow_unlink(struct tcpstate_flow __rcu **prev,
+				 struct tcpstate_flow *f,
+				 enum tcpstate_fam fam)
+{
+	rcu_assign_pointer(*prev, rcu_access_pointer(f->next));
+	WRITE_ONCE(f->netns, 0);
+	call_rcu(&f->rcu, fam == TCPSTATE_FAM_IPV4 ? tcpstate_flow_free4 :
+						      tcpstate_flow_free6);
+	atomic_dec(&tcpstate_table.count);
+}
+
+/*
+ * How readily a flow gives way to a new one when the table is full: 0
+ * finished, 1 closing, 2 half-open; 3 (not at all) for the rest.
+ */
+static int tcpstate_flow_evict_class(const struct tcpstate_flow *f)
+{
+	u8 c = f->fsm.end[TCPSTATE_CLIENT].state;
+	u8 s = f->fsm.end[TCPSTATE_SERVER].state;
+
+	if (c == TCPSTATE_CLOSED && s == TCPSTATE_CLOSED)
+		return 0;
+	if (c == TCPSTATE_CLOSED || s == TCPSTATE_CLOSED ||
+	    c == TCPSTATE_TIME_WAIT || s == TCPSTATE_TIME_WAIT ||
+	    c == TCPSTATE_CLOSING || s == TCPSTATE_CLOSING ||
+	    c == TCPSTATE_LAST_ACK || s == TCPSTATE_LAST_ACK)
+		return 1;
+	if (c == TCPSTATE_SYN_SENT || c == TCPSTATE_SYN_RCVD ||
+	    s == TCPSTATE_SYN_RCVD || s == TCPSTATE_LISTEN)
+		return 2;
+	return 3;
+}
+
+/*
+ * The table is full: evict one flow near @home, the lowest class first
+ * and among those the one idle longest.  Like conntrack's early drop, the
+ * search is bounded to TCPSTATE_EVICT_SCAN buckets.  Caller holds RCU and
+ * no bucket lock.
+ */
+static bool tcpstate_flow_evict(struct tcpstate_bucket *home)
+{
+	unsigned int i, start = home - tcpstate_table.buckets;
+	struct tcpstate_bucket *best_b = NULL;
+	struct tcpstate_flow *best = NULL;
+	u32 now = jiffies, best_idle = 0;
+	int best_class = 3, fam;
+
+	for (i = 0; i < TCPSTATE_EVICT_SCAN && best_class; i++) {
+		unsigned int n = (start + i) & (tcpstate_table.size - 1);
+		struct tcpstate_bucket *b = &tcpstate_table.buckets[n];
+		struct tcpstate_flow *f;
+
+		spin_lock_bh(&b->lock);
+		for (fam = 0; fam < TCPSTATE_FAM_NR; fam++) {
+			for (f = rcu_dereference(b->head[fam]); f;
+			     f = rcu_dereference(f->next)) {
+				int class = tcpstate_flow_evict_class(f);
+				u32 idle = now - f->last;
+
+				if (class > best_class ||
+				    (class == best_class && best &&
+				     idle <= best_idle))
+					continue;
+				best = f;
+				best_b = b;
+				best_class = class;
+				best_idle = idle;
+			}
+		}
+		spin_unlock_bh(&b->lock);
+	}
+	if (!best)
+		return false;
+
+	spin_lock_bh(&best_b->lock);
+	for (fam = 0; fam < TCPSTATE_FAM_NR; fam++) {
+		struct tcpstate_flow __rcu **prev = &best_b->head[fam];
+		struct tcpstate_flow *f;
+
+		while ((f = rcu_dereference_protected(*prev,
+				lockdep_is_held(&best_b->lock)))) {
+			if (f == best) {
+				tcpstate_flow_emit_close(f, fam,
+							 TCPSTATE_REASON_EVICT);
+				tcpstate_flow_unlink(prev, f, fam);
+				tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_EVICTED);
+				spin_unlock_bh(&best_b->lock);
+				return true;
+			}
+			prev = &f->next;
+		}
+	}
+	/* Gone meanwhile: someone else made room. */
+	spin_unlock_bh(&best_b->lock);
+	return true;
+}
+
+/* Count a new entry against max_flows, evicting one if the table is full. */
+static bool tcpstate_flow_reserve(struct tcpstate_bucket *home)
+{
+	unsigned int max = tcpstate_param(&tcpstate_max_flows);
+
+	if (atomic_inc_return(&tcpstate_table.count) <= max)
+		return true;
+	atomic_dec(&tcpstate_table.count);
+	if (!tcpstate_flow_evict(home))
+		return false;
+	if (atomic_inc_return(&tcpstate_table.count) <= max)
+		return true;
+	atomic_dec(&tcpstate_table.count);
+	return false;
+}
+
+/*
+ * Find or add the flow @k in @b.  On success the bucket's lock is held.
+ * Caller holds RCU.
+ */
+static struct tcpstate_flow *tcpstate_flow_create(struct tcpstate_bucket *b,
+						  const struct tcpstate_key *k)
+{
+	struct tcpstate_flow *f, *old;
+	void *obj;
+
+	if (!tcpstate_flow_reserve(b)) {
+		tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_DROPPED);
+		return NULL;
+	}
+	obj = kmem_cache_alloc(tcpstate_cache[k->fam], GFP_ATOMIC);
+	if (!obj) {
+		atomic_dec(&tcpstate_table.count);
+		tcpstate_stat_inc(TCPSTATE_STAT_ALLOC_FAILURES);
+		return NULL;
+	}
+	if (k->fam == TCPSTATE_FAM_IPV4) {
+		struct tcpstate_flow4 *f4 = obj;
+
+		f = &f4->f;
+		memcpy(f4->addr, k->addr.v4, sizeof(f4->addr));
+	} else {
+		struct tcpstate_flow6 *f6 = obj;
+
+		f = &f6->f;
+		memcpy(f6->addr, k->addr.v6, sizeof(f6->addr));
+	}
+	f->netns = k->netns;
+	f->port[0] = k->port[0];
+	f->port[1] = k->port[1];
+	f->created = jiffies;
+	f->last = f->created;
+	tcpstate_fsm_init(&f->fsm);
+
+	spin_lock_bh(&b->lock);
+	old = tcpstate_flow_lookup(b, k);
+	if (old) {
+		/* Another CPU added it first; ours was never visible. */
+		kmem_cache_free(tcpstate_cache[k->fam], obj);
+		atomic_dec(&tcpstate_table.count);
+		return old;
+	}
+	RCU_INIT_POINTER(f->next, rcu_dereference_protected(b->head[k->fam],
+					lockdep_is_held(&b->lock)));
+	rcu_assign_pointer(b->head[k->fam], f);
+	tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_CREATED);
+	/* A no-op while the GC is already queued. */
+	queue_delayed_work(system_power_efficient_wq, &tcpstate_gc,
+			   TCPSTATE_GC_INTERVAL);
+	return f;
+}
+
+static void tcpstate_flow_count(const struct tcpstate_result *r)
+{
+	static const u8 by_verdict[TCPSTATE_V_NR] = {
+		[TCPSTATE_V_RETRANS] = TCPSTATE_STAT_RETRANSMISSIONS,
+		[TCPSTATE_V_BAD_FLAGS] = TCPSTATE_STAT_INVALID_FLAGS,
+		[TCPSTATE_V_BAD_ACK] = TCPSTATE_STAT_INVALID_ACK,
+		[TCPSTATE_V_BAD_RST] = TCPSTATE_STAT_INVALID_RST,
+		[TCPSTATE_V_UNEXPECTED] = TCPSTATE_STAT_INVALID_UNEXPECTED,
+	};
+	static const struct {
+		u16 note;
+		u8 stat;
+	} by_note[] = {
+		{ TCPSTATE_N_HANDSHAKE, TCPSTATE_STAT_HANDSHAKES },
+		{ TCPSTATE_N_REFUSED, TCPSTATE_STAT_REFUSED },
+		{ TCPSTATE_N_RESET, TCPSTATE_STAT_RESETS },
+		{ TCPSTATE_N_SIMOPEN, TCPSTATE_STAT_SIMOPENS },
+		{ TCPSTATE_N_SIMCLOSE, TCPSTATE_STAT_SIMCLOSES },
+		{ TCPSTATE_N_PICKUP, TCPSTATE_STAT_PICKUPS },
+		{ TCPSTATE_N_NEWGEN, TCPSTATE_STAT_NEW_GENERATIONS },
+		{ TCPSTATE_N_FINISHED, TCPSTATE_STAT_FINISHED },
+	};
+	unsigned int i;
+
+	if (r->verdict != TCPSTATE_V_OK && r->verdict < TCPSTATE_V_NR)
+		tcpstate_stat_inc(by_verdict[r->verdict]);
+	if (!r->notes)
+		return;
+	for (i = 0; i < ARRAY_SIZE(by_note); i++)
+		if (r->notes & by_note[i].note)
+			tcpstate_stat_inc(by_note[i].stat);
+}
+
+void tcpstate_flow_segment(const struct tcpstate_key *k,
+			   const struct tcpstate_seg *s)
+{
+	struct tcpstate_bucket *b = tcpstate_key_bucket(k);
+	struct tcpstate_result r;
+	struct tcpstate_flow *f;
+	u32 now_us = tcpstate_now_us();
+	int i, tries = 0;
+
+	rcu_read_lock();
+again:
+	f = tcpstate_flow_lookup(b, k);
+	if (f) {
+		spin_lock_bh(&b->lock);
+		if (READ_ONCE(f->netns) != k->netns) {
+			/* Unlinked between the lookup and the lock. */
+			spin_unlock_bh(&b->lock);
+			if (tries++ < 2)
+				goto again;
+			goto out;
+		}
+	} else {
+		if (!tcpstate_fsm_opens(s)) {
+			tcpstate_stat_inc(TCPSTATE_STAT_NO_FLOW);
+			goto out;
+		}
+		f = tcpstate_flow_create(b, k);
+		if (!f)
+			goto out;
+	}
+
+	tcpstate_fsm_step(&f->fsm, s, now_us, &r);
+	f->last = jiffies;
+	if (r.notes & TCPSTATE_N_NEWGEN)
+		f->created = f->last;
+	for (i = 0; i < r.nr && i < TCPSTATE_MAX_TRANS; i++)
+		tcpstate_flow_emit(f, k->fam, &r.trans[i], s,
+				   TCPSTATE_REASON_SEGMENT);
+	spin_unlock_bh(&b->lock);
+	tcpstate_flow_count(&r);
+out:
+	rcu_read_unlock();
+}
+
+/* Idle timeout of an endpoint's state, in jiffies; 0: never idle out. */
+static u32 tcpstate_state_timeout(u8 state)
+{
+	const struct tcpstate_uparam *p;
+
+	switch (state) {
+	case TCPSTATE_SYN_SENT:
+	case TCPSTATE_SYN_RCVD:
+		p = &tcpstate_timeout_syn;
+		break;
+	case TCPSTATE_ESTABLISHED:
+		p = &tcpstate_timeout_established;
+		break;
+	case TCPSTATE_FIN_WAIT_1:
+	case TCPSTATE_FIN_WAIT_2:
+	case TCPSTATE_CLOSING:
+		p = &tcpstate_timeout_fin_wait;
+		break;
+	case TCPSTATE_CLOSE_WAIT:
+		p = &tcpstate_timeout_close_wait;
+		break;
+	case TCPSTATE_LAST_ACK:
+		p = &tcpstate_timeout_last_ack;
+		break;
+	case TCPSTATE_TIME_WAIT:
+		return 0;	/* the TIME_WAIT timer closes it */
+	default:
+		p = &tcpstate_timeout_close;
+		break;
+	}
+	return (u32)min_t(u64, (u64)tcpstate_param(p) * HZ, U32_MAX);
+}
+
+/*
+ * The GC's work on one entry: run its TIME_WAIT timer, expire it if it
+ * has been idle too long, free it once finished and lingered.  True if
+ * it is to be unlinked.  Bucket lock held.
+ */
+static bool tcpstate_flow_gc_one(struct tcpstate_flow *f,
+				 enum tcpstate_fam fam, u32 now, u32 now_us)
+{
+	u32 tw_us = tcpstate_param(&tcpstate_time_wait_ms) * USEC_PER_MSEC;
+	u32 tc, ts, idle;
+	int i, nr;
+
+	if (!tcpstate_fsm_finished(&f->fsm)) {
+		struct tcpstate_result r;
+
+		nr = tcpstate_fsm_tick(&f->fsm, now_us, tw_us, &r);
+		for (i = 0; i < nr && i < TCPSTATE_MAX_TRANS; i++) {
+			tcpstate_flow_emit(f, fam, &r.trans[i], NULL,
+					   TCPSTATE_REASON_TIMER);
+			tcpstate_stat_inc(TCPSTATE_STAT_TIME_WAIT_TIMERS);
+		}
+		if (nr > 0) {
+			f->last = now;
+			if (tcpstate_fsm_finished(&f->fsm))
+				tcpstate_stat_inc(TCPSTATE_STAT_FINISHED);
+		}
+	}
+
+	idle = now - f->last;
+	if (tcpstate_fsm_finished(&f->fsm)) {
+		if (idle < msecs_to_jiffies(tcpstate_param(&tcpstate_linger_ms)))
+			return false;
+		tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_FREED);
+		return true;
+	}
+
+	tc = tcpstate_state_timeout(f->fsm.end[TCPSTATE_CLIENT].state);
+	ts = tcpstate_state_timeout(f->fsm.end[TCPSTATE_SERVER].state);
+	if (!tc || !ts || idle < max(tc, ts))
+		return false;
+	tcpstate_flow_emit_close(f, fam, TCPSTATE_REASON_TIMER);
+	tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_EXPIRED);
+	return true;
+}
+
+static void tcpstate_flow_gc_bucket(struct tcpstate_bucket *b, u32 now,
+				    u32 now_us)
+{
+	int fam;
+
+	spin_lock_bh(&b->lock);
+	for (fam = 0; fam < TCPSTATE_FAM_NR; fam++) {
+		struct tcpstate_flow __rcu **prev = &b->head[fam];
+		struct tcpstate_flow *f;
+
+		while ((f = rcu_dereference_protected(*prev,
+				lockdep_is_held(&b->lock)))) {
+			if (tcpstate_flow_gc_one(f, fam, now, now_us))
+				tcpstate_flow_unlink(prev, f, fam);
+			else
+				prev = &f->next;
+		}
+	}
+	spin_unlock_bh(&b->lock);
+}
+
+static void tcpstate_flow_gc_work(struct work_struct *work)
+{
+	unsigned int sweep_ms, slice, i;
+	u32 now = jiffies, now_us = tcpstate_now_us();
+
+	sweep_ms = clamp(tcpstate_param(&tcpstate_time_wait_ms) / 4, 100U,
+			 2000U);
+	slice = DIV_ROUND_UP(tcpstate_table.size * TCPSTATE_GC_INTERVAL_MS,
+			     sweep_ms);
+	slice = min(slice, tcpstate_table.size);
+
+	for (i = 0; i < slice; i++) {
+		tcpstate_flow_gc_bucket(&tcpstate_table.buckets[tcpstate_gc_cursor],
+					now, now_us);
+		tcpstate_gc_cursor = (tcpstate_gc_cursor + 1) &
+				     (tcpstate_table.size - 1);
+		if ((i & 255) == 255)
+			cond_resched();
+	}
+	if (atomic_read(&tcpstate_table.count))
+		queue_delayed_work(system_power_efficient_wq, &tcpstate_gc,
+				   TCPSTATE_GC_INTERVAL);
+}
+
+void tcpstate_flow_flush(u32 netns, u8 reason)
+{
+	unsigned int n;
+	int fam;
+
+	for (n = 0; n < tcpstate_table.size; n++) {
+		struct tcpstate_bucket *b = &tcpstate_table.buckets[n];
+
+		spin_lock_bh(&b->lock);
+		for (fam = 0; fam < TCPSTATE_FAM_NR; fam++) {
+			struct tcpstate_flow __rcu **prev = &b->head[fam];
+			struct tcpstate_flow *f;
+
+			while ((f = rcu_dereference_protected(*prev,
+					lockdep_is_held(&b->lock)))) {
+				if (netns && f->netns != netns) {
+					prev = &f->next;
+					continue;
+				}
+				tcpstate_flow_emit_close(f, fam, reason);
+				tcpstate_flow_unlink(prev, f, fam);
+				tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_FLUSHED);
+			}
+		}
+		spin_unlock_bh(&b->lock);
+		if ((n & 1023) == 1023)
+			cond_resched();
+	}
+}
+
+bool tcpstate_flow_view(struct tcpstate_bucket *b, struct tcpstate_flow *f,
+			enum tcpstate_fam fam, struct tcpstate_flow_view *v)
+{
+	bool alive;
+
+	spin_lock_bh(&b->lock);
+	alive = READ_ONCE(f->netns) != 0;
+	if (alive) {
+		tcpstate_flow_key(f, fam, &v->key);
+		v->fsm = f->fsm;
+		v->created = f->created;
+		v->last = f->last;
+	}
+	spin_unlock_bh(&b->lock);
+	return alive;
+}
+
+unsigned int tcpstate_flow_entry_size(enum tcpstate_fam fam)
+{
+	return kmem_cache_size(tcpstate_cache[fam]);
+}
+
+/* Buckets for @max flows: two flows a chain, at least 256, at most 2^20. */
+static unsigned int tcpstate_flow_buckets(unsigned int max)
+{
+	return roundup_pow_of_two(clamp(max / 2, 256U, 1U << 20));
+}
+
+int tcpstate_flow_init(void)
+{
+	unsigned int n;
+
+	/* No SLAB_HWCACHE_ALIGN: it would round 96 bytes up to 128. */
+	tcpstate_cache[TCPSTATE_FAM_IPV4] =
+		kmem_cache_create("tcpstate_flow4",
+				  sizeof(struct tcpstate_flow4), 0, 0, NULL);
+	if (!tcpstate_cache[TCPSTATE_FAM_IPV4])
+		goto err_cache4;
+	tcpstate_cache[TCPSTATE_FAM_IPV6] =
+		kmem_cache_create("tcpstate_flow6",
+				  sizeof(struct tcpstate_flow6), 0, 0, NULL);
+	if (!tcpstate_cache[TCPSTATE_FAM_IPV6])
+		goto err_cache6;
+
+	tcpstate_table.size =
+		tcpstate_flow_buckets(tcpstate_param(&tcpstate_max_flows));
+	tcpstate_table.buckets = kvcalloc(tcpstate_table.size,
+					  sizeof(*tcpstate_table.buckets),
+					  GFP_KERNEL);
+	if (!tcpstate_table.buckets)
+		goto err_buckets;
+	for (n = 0; n < tcpstate_table.size; n++)
+		spin_lock_init(&tcpstate_table.buckets[n].lock);
+	atomic_set(&tcpstate_table.count, 0);
+	tcpstate_hash_seed = get_random_u32();
+	tcpstate_gc_cursor = 0;
+	INIT_DELAYED_WORK(&tcpstate_gc, tcpstate_flow_gc_work);
+	return 0;
+
+err_buckets:
+	kmem_cache_destroy(tcpstate_cache[TCPSTATE_FAM_IPV6]);
+err_cache6:
+	kmem_cache_destroy(tcpstate_cache[TCPSTATE_FAM_IPV4]);
+err_cache4:
+	pr_err("cannot allocate the flow table\n");
+	return -ENOMEM;
+}
+
+/* After the hooks are gone: nothing adds flows any more. */
+void tcpstate_flow_exit(void)
+{
+	cancel_delayed_work_sync(&tcpstate_gc);
+	tcpstate_flow_flush(0, TCPSTATE_REASON_UNLOAD);
+	/* Wait for every call_rcu() free before the caches go. */
+	rcu_barrier();
+	kvfree(tcpstate_table.buckets);
+	tcpstate_table.buckets = NULL;
+	kmem_cache_destroy(tcpstate_cache[TCPSTATE_FAM_IPV6]);
+	kmem_cache_destroy(tcpstate_cache[TCPSTATE_FAM_IPV4]);
+}
