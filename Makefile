@@ -66,7 +66,7 @@ demo: tools
 fuzz-build: tests/fuzz/fuzz_fsm tests/fuzz/fuzz_event_parse
 
 tests/fuzz/fuzz_fsm: tests/fuzz/fuzz_fsm.c module/fsm.c module/fsm.h
-	$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_fsm.c module/fsm.c
+	$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_fsm.c
 
 tests/fuzz/fuzz_event_parse: tests/fuzz/fuzz_event_parse.c tools/event_parse.c tools/event_parse.h
 	$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_event_parse.c tools/event_parse.c

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libFuzzer harness for the state machine: arbitrary bytes become a
+ * sequence of segments (and timer ticks) on one flow, with seq and ack
+ * drawn near what each end has sent so that the fuzzer reaches deep
+ * states; after every step the machine's invariants are checked.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsm.c"
+
+#define fuzz_assert(cond)						\
+	do {								\
+		if (!(cond)) {						\
+			fprintf(stderr, "invariant failed: %s (line %d)\n", \
+				#cond, __LINE__);			\
+			abort();					\
+		}							\
+	} while (0)
+
+#include <stdio.h>
+
+static u32 near(u32 base, u8 how, u32 rnd)
+{
+	switch (how & 3) {
+	case 0: return base;
+	case 1: return base + 1;
+	case 2: return base + (rnd & 0xff) - 0x80;
+	default: return rnd;
+	}
+}
+
+static void check_result(const struct tcpstate_fsm *before,
+			 const struct tcpstate_fsm *f,
+			 const struct tcpstate_result *r, bool newgen_ok)
+{
+	u8 cur[2] = { before->end[0].state, before->end[1].state };
+	char h[TCPSTATE_HISTORY_LEN], b[TCPSTATE_FLOWFLAGS_LEN];
+	int i;
+
+	fuzz_assert(r->verdict < TCPSTATE_V_NR);
+	fuzz_assert(r->nr <= TCPSTATE_MAX_TRANS);
+	fuzz_assert(f->end[0].state < TCPSTATE_NR_STATES);
+	fuzz_assert(f->end[1].state < TCPSTATE_NR_STATES);
+	if (r->verdict != TCPSTATE_V_OK && r->verdict != TCPSTATE_V_RETRANS &&
+	    (before->flags & TCPSTATE_F_STARTED)) {
+		fuzz_assert(r->nr == 0);
+		fuzz_assert(f->end[0].state == before->end[0].state);
+		fuzz_assert(f->end[1].state == before->end[1].state);
+	}
+	if (r->verdict == TCPSTATE_V_RETRANS)
+		fuzz_assert(r->nr == 0);
+	/* the reported moves chain from the old states to the new ones */
+	for (i = 0; i < r->nr; i++) {
+		const struct tcpstate_trans *t = &r->trans[i];
+
+		fuzz_assert(t->side < 2);
+		fuzz_assert(t->old_state != t->new_state);
+		fuzz_assert(t->new_state < TCPSTATE_NR_STATES);
+		if (t->old_state != cur[t->side]) {
+			/* only a new generation may reset states silently */
+			fuzz_assert(newgen_ok && (r->notes & TCPSTATE_N_NEWGEN));
+		}
+		cur[t->side] = t->new_state;
+	}
+	if (!(r->notes & TCPSTATE_N_NEWGEN)) {
+		/* quiet moves: only a refused server going to CLOSED */
+		for (i = 0; i < 2; i++)
+			fuzz_assert(cur[i] == f->end[i].state ||
+				    (f->end[i].state == TCPSTATE_CLOSED &&
+				     cur[i] == TCPSTATE_LISTEN));
+		if (before->flags & TCPSTATE_F_STARTED)
+			fuzz_assert(tcpstate_fsm_client_end(f) ==
+				    tcpstate_fsm_client_end(before));
+	}
+	if (tcpstate_fsm_finished(f)) {
+		fuzz_assert(f->end[0].state <= TCPSTATE_LISTEN);
+		fuzz_assert(f->end[1].state <= TCPSTATE_LISTEN);
+	}
+	tcpstate_fsm_history_format(f, h);
+	fuzz_assert(strlen(h) >= 1 && strlen(h) <= 16);
+	tcpstate_fsm_flags_format(f->flags, b);
+	fuzz_assert(strlen(b) < TCPSTATE_FLOWFLAGS_LEN);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct tcpstate_fsm f, before;
+	struct tcpstate_result r;
+	u32 now = 0;
+
+	tcpstate_fsm_init(&f);
+	while (size >= 12) {
+		u8 op = data[0], flags = data[1], hows = data[2];
+		u32 rnd, len;
+		u8 end = op & 1;
+
+		memcpy(&rnd, data + 3, 4);
+		len = data[7] & 0x80 ? data[7] & 0x7f : 0;
+		now += data[8] * 1000u * (data[9] & 0x0f);
+		before = f;
+		if ((op & 0x0e) == 0x0e) {
+			/* a timer tick with a small 2MSL */
+			int n = tcpstate_fsm_tick(&f, now, 5000u * data[10], &r);
+
+			fuzz_assert(n == r.nr);
+			check_result(&before, &f, &r, false);
+			for (n = 0; n < 2; n++)
+				if (f.end[n].state == TCPSTATE_TIME_WAIT)
+					fuzz_assert(now - f.mark_us <
+						    5000u * data[10]);
+		} else {
+			const struct tcpstate_end *me, *peer;
+			struct tcpstate_seg s;
+
+			me = &f.end[f.flags & TCPSTATE_F_STARTED ?
+				    (end == tcpstate_fsm_client_end(&f) ?
+				     TCPSTATE_CLIENT : TCPSTATE_SERVER) : 0];
+			peer = &f.end[me == &f.end[0] ? 1 : 0];
+			s = (struct tcpstate_seg){
+				.seq = near(me->nxt, hows, rnd),
+				.ack = near(peer->nxt, hows >> 2, rnd >> 8),
+				.len = len,
+				.sport = end ? 80 : 40000,
+				.dport = end ? 40000 : 80,
+				.win = data[10] | (data[11] << 8),
+				.flags = flags,
+				.wscale = hows & 0x80 ? data[11] & 0x1f :
+					  TCPSTATE_WSCALE_NONE,
+				.end = end,
+			};
+			tcpstate_fsm_step(&f, &s, now, &r);
+			check_result(&before, &f, &r, true);
+		}
+		data += 12;
+		size -= 12;
+	}
+	return 0;
+}
