@@ -22,7 +22,7 @@
  * (call_rcu) into their family's kmem_cache.
  */
 
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+#define pr_fmt(fmt) "tcpstate: " fmt
 
 #include <linux/atomic.h>
 #include <linux/jhash.h>

@@ -28,7 +28,7 @@
  * NAT, so the tuple is the one on the wire.
  */
 
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+#define pr_fmt(fmt) "tcpstate: " fmt
 
 #include <linux/in.h>
 #include <linux/ip.h>

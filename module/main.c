@@ -10,7 +10,7 @@
  * in the kernel log that names the parameter and the accepted range.
  */
 
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+#define pr_fmt(fmt) "tcpstate: " fmt
 
 #include <linux/kernel.h>
 #include <linux/mm.h>

@@ -14,7 +14,7 @@
  * every namespace's flows.
  */
 
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+#define pr_fmt(fmt) "tcpstate: " fmt
 
 #include <linux/capability.h>
 #include <linux/jiffies.h>

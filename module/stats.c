@@ -7,7 +7,7 @@
  * own figures.  Names may be added, never renamed.
  */
 
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+#define pr_fmt(fmt) "tcpstate: " fmt
 
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
