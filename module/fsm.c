@@ -588,15 +588,18 @@ static u32 elapsed(u32 now_us, u32 then_us)
 	return d ? d : 1;
 }
 
-static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
-		     u32 now_us, struct tcpstate_result *r)
+void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
+		       u32 now_us, struct tcpstate_result *r)
 {
 	struct tcpstate_end *snd_end, *rcv_end;
 	bool was_synced, was_finished, retrans = false;
 	u8 cls, snd, rcv, ev, cell, old_snd, old_rcv;
 
-	cls = seg_class_of[s->flags & 0x3f];
+	r->verdict = TCPSTATE_V_OK;
+	r->nr = 0;
+	r->notes = 0;
 
+	cls = seg_class_of[s->flags & 0x3f];
 	if (cls == C_INVALID) {
 		r->verdict = TCPSTATE_V_BAD_FLAGS;
 		return;
@@ -710,36 +713,6 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		r->notes |= TCPSTATE_N_FINISHED;
 	if (retrans)
 		history_note(f, snd, C_INVALID, s, true);
-}
-
-/*
- * Most segments are data or ACKs between two ESTABLISHED ends.  There the
- * table says "no change" for both and no check can fail, so only what the
- * sender has sent and the history are brought up to date; everything else
- * takes the full path.
- */
-void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
-		       u32 now_us, struct tcpstate_result *r)
-{
-	r->verdict = TCPSTATE_V_OK;
-	r->nr = 0;
-	r->notes = 0;
-	if (seg_class_of[s->flags & 0x3f] == C_ACK &&
-	    f->end[0].state == TCPSTATE_ESTABLISHED &&
-	    f->end[1].state == TCPSTATE_ESTABLISHED) {
-		u8 side = side_of_end(f, s->end);
-		struct tcpstate_end *e = &f->end[side];
-		u32 end = s->seq + s->len;
-		u8 letter = s->len ? H_DATA : H_ACK;
-
-		if (seq_before(e->nxt, end))
-			e->nxt = end;
-		e->win = s->win;
-		if (!(f->seen & (1u << (letter + side * NR_LETTERS))))
-			history_add(f, side, letter);
-		return;
-	}
-	fsm_step(f, s, now_us, r);
 }
 
 int tcpstate_fsm_tick(struct tcpstate_fsm *f, u32 now_us, u32 time_wait_us,
