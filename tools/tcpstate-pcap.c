@@ -713,7 +713,7 @@ static void print_events(const struct flow *f, const struct tcpstate_result *r,
 	if (seg)
 		tcpstate_tcpflags_format(seg->flags, fl);
 	else
-		strcpy(fl, "-");
+		snprintf(fl, sizeof(fl), "-");
 	for (i = 0; i < r->nr && i < TCPSTATE_MAX_TRANS; i++) {
 		const struct tcpstate_trans *t = &r->trans[i];
 
@@ -752,12 +752,15 @@ static void timers_run(u64 until_ns)
 	}
 }
 
+/* /proc/tcpstate's layout (module/proc.c), column for column. */
+#define TABLE_HEAD "%-10s  %-6s %-22s %-22s %-13s %-13s %-8s %-7s %-9s %s\n"
+#define TABLE_ROW  "%-10u  %-6s %-22s %-22s %-13s %-13s %-8s %-7s %-9s %s\n"
+
 static void print_table(void)
 {
 	size_t i;
 
-	printf("%-11s %-6s %-22s %-22s %-13s %-13s %-8s %-7s %-9s %s\n",
-	       "netns", "family", "client", "server", "client_state",
+	printf(TABLE_HEAD, "netns", "family", "client", "server", "client_state",
 	       "server_state", "age_ms", "rtt_us", "history", "flags");
 	for (i = 0; i < table.nr_flows; i++) {
 		const struct flow *f = table.order[i];
@@ -776,9 +779,8 @@ static void print_table(void)
 			snprintf(rtt, sizeof(rtt), "%" PRIu64,
 				 (u64)m->rtt_syn_us + m->rtt_ack_us);
 		else
-			strcpy(rtt, "-");
-		printf("%-11s %-6s %-22s %-22s %-13s %-13s %-8s %-7s %-9s %s\n",
-		       "0", fam, client, server,
+			snprintf(rtt, sizeof(rtt), "-");
+		printf(TABLE_ROW, 0u, fam, client, server,
 		       tcpstate_state_name(m->end[TCPSTATE_CLIENT].state),
 		       tcpstate_state_name(m->end[TCPSTATE_SERVER].state),
 		       age, rtt, hist[0] ? hist : "-", fl);
@@ -913,7 +915,7 @@ static void usage(FILE *out)
 "\n"
 "EXIT STATUS\n"
 "    0 when the capture was read to its end, 1 on a read error, 2 on a\n"
-"    usage error or an unsupported link type.\n");
+"    bad command line or an unsupported link type.\n");
 }
 
 static int parse_args(int argc, char **argv)
