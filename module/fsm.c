@@ -207,7 +207,9 @@ static const u8 fsm_table[NR_EVENTS][TCPSTATE_NR_STATES] = {
 		{sNO, sNO, sNO, sNO, sCW, sCG, sTW, sNO, sNO, sNO, sNO},
 /*
  * Is sent a FIN that also acks its SYN or FIN.
- * SYN_RCVD -> CLOSE_WAIT: the FIN completes the handshake and closes.
+ * SYN_RCVD: never looked up here: such a FIN is taken as the ACK that
+ * completes the handshake (RCV_ACK), then as a FIN (RCV_FIN), in the order
+ * RFC 793 processes a segment's ACK and FIN bits.
  * FIN_WAIT_1 -> TIME_WAIT: the peer's FIN came with the ACK of ours.
  * FIN_WAIT_2 -> TIME_WAIT: the peer's FIN, ours acked before.
  * CLOSING -> TIME_WAIT: a retransmitted FIN that carries the ACK of ours.
@@ -215,7 +217,7 @@ static const u8 fsm_table[NR_EVENTS][TCPSTATE_NR_STATES] = {
  */
 	[EV_RCV_FINACK] =
 	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
-		{sNO, sNO, sNO, sCW, sCW, sTW, sTW, sNO, sTW, sCL, sNO},
+		{sNO, sNO, sNO, sNO, sCW, sTW, sTW, sNO, sTW, sCL, sNO},
 /*
  * Is sent an acceptable RST.
  * SYN_SENT -> CLOSED: its SYN was refused.
@@ -392,16 +394,35 @@ static void history_note(struct tcpstate_fsm *f, u8 side, u8 cls,
 		history_add(f, side, H_RETRANS);
 }
 
-/* The receiver's window, scaled only if both SYNs offered scaling. */
+/*
+ * The receiver's window: scaled only if both SYNs offered scaling, and
+ * never while the last window it sent was its SYN's.
+ */
 static u32 rcv_window(const struct tcpstate_end *snd,
 		      const struct tcpstate_end *rcv)
 {
 	u32 shift = 0;
 
-	if (snd->wscale != TCPSTATE_WSCALE_NONE &&
+	if (rcv->state > TCPSTATE_SYN_RCVD &&
+	    snd->wscale != TCPSTATE_WSCALE_NONE &&
 	    rcv->wscale != TCPSTATE_WSCALE_NONE)
 		shift = rcv->wscale > 14 ? 14 : rcv->wscale;
 	return (u32)rcv->win << shift;
+}
+
+/* @seq is what the sender was to send next, give or take the window. */
+static bool in_window(u32 seq, const struct tcpstate_end *snd,
+		      const struct tcpstate_end *rcv)
+{
+	s32 d = (s32)(seq - snd->nxt);
+	u32 win;
+
+	if (!d)
+		return true;
+	win = rcv_window(snd, rcv);
+	if (win > 0x7fffffff)
+		win = 0x7fffffff;
+	return d < 0 ? (u32)-d < win : (u32)d < win;
 }
 
 /*
@@ -413,20 +434,11 @@ static bool rst_acceptable(const struct tcpstate_seg *s,
 			   const struct tcpstate_end *snd,
 			   const struct tcpstate_end *rcv)
 {
-	u32 win;
-	s32 d;
-
 	if (rcv->state == TCPSTATE_SYN_SENT)
 		return (s->flags & TCPSTATE_TCP_ACK) && s->ack == rcv->isn + 1;
 	if (snd->state == TCPSTATE_SYN_SENT)
 		return seq_between(s->seq, snd->isn, snd->nxt);
-	d = (s32)(s->seq - snd->nxt);
-	if (!d)
-		return true;
-	win = rcv_window(snd, rcv);
-	if (win > 0x7fffffff)
-		win = 0x7fffffff;
-	return d < 0 ? (u32)-d < win : (u32)d < win;
+	return in_window(s->seq, snd, rcv);
 }
 
 /* The ack covers the receiver's SYN or FIN, which is what it waits for. */
@@ -474,9 +486,15 @@ static u8 fsm_check(const struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		     rcv->state == TCPSTATE_CLOSED ||
 		     !seq_between(s->ack, rcv->isn + 1, rcv->nxt)))
 			return TCPSTATE_V_BAD_ACK;
-		/* Whatever reaches SYN_RCVD must ack its SYN. */
+		/*
+		 * Whatever reaches SYN_RCVD must ack its SYN, and from
+		 * inside its window: only then is it the third step.
+		 */
 		if (rcv->state == TCPSTATE_SYN_RCVD && !acks_receiver(s, rcv))
 			return TCPSTATE_V_BAD_ACK;
+		if (rcv->state == TCPSTATE_SYN_RCVD &&
+		    !in_window(s->seq, snd, rcv))
+			return TCPSTATE_V_BAD_SEQ;
 		break;
 	case C_RST:
 		if (!rst_acceptable(s, snd, rcv))
@@ -679,6 +697,11 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		break;
 	case C_FIN:
 		ev = acks_receiver(s, rcv_end) ? EV_RCV_FINACK : EV_RCV_FIN;
+		if (ev == EV_RCV_FINACK &&
+		    rcv_end->state == TCPSTATE_SYN_RCVD) {
+			fsm_apply(f, r, rcv, EV_RCV_ACK, now_us);
+			ev = EV_RCV_FIN;
+		}
 		/* A retransmitted FIN restarts TIME_WAIT's 2MSL. */
 		if (rcv_end->state == TCPSTATE_TIME_WAIT)
 			f->mark_us = now_us;
@@ -802,6 +825,7 @@ static const char *const verdict_names[TCPSTATE_V_NR] = {
 	[TCPSTATE_V_BAD_FLAGS] = "bad_flags",
 	[TCPSTATE_V_BAD_ACK] = "bad_ack",
 	[TCPSTATE_V_BAD_RST] = "bad_rst",
+	[TCPSTATE_V_BAD_SEQ] = "bad_seq",
 	[TCPSTATE_V_UNEXPECTED] = "unexpected",
 };
 

@@ -118,6 +118,9 @@ enum tcpstate_verdict {
 	TCPSTATE_V_BAD_FLAGS,	/* SYN+FIN, SYN+RST, no flags, FIN w/o ACK... */
 	TCPSTATE_V_BAD_ACK,	/* handshake ack is not the peer's ISN + 1 */
 	TCPSTATE_V_BAD_RST,	/* RST outside the receiver's window */
+	TCPSTATE_V_BAD_SEQ,	/* completes a handshake from outside the
+				 * receiver's window
+				 */
 	TCPSTATE_V_UNEXPECTED,	/* no place in the sender's state (SYN when
 				 * established, a segment after CLOSED, a
 				 * lone RST opening a flow...)

@@ -46,6 +46,7 @@ static const char *const tcpstate_stat_names[TCPSTATE_STAT_NR] = {
 	[TCPSTATE_STAT_INVALID_FLAGS] = "invalid_flags",
 	[TCPSTATE_STAT_INVALID_ACK] = "invalid_ack",
 	[TCPSTATE_STAT_INVALID_RST] = "invalid_rst",
+	[TCPSTATE_STAT_INVALID_SEQ] = "invalid_seq",
 	[TCPSTATE_STAT_INVALID_UNEXPECTED] = "invalid_unexpected",
 };
 

@@ -168,6 +168,18 @@ TEST(handshake_third_ack_must_ack_server_isn_plus_one)
 		  "server SYN_RCVD>ESTABLISHED");
 }
 
+TEST(handshake_third_segment_must_come_from_inside_the_window)
+{
+	/* suricata-verify's 3whs_wrong_seq: the ack is right, seq is not */
+	reset();
+	seg(0, "S", 1000, 0, 0);
+	seg(1, "S.", 5000, 1001, 0);
+	CHECK_STR(seg(0, "P.", 101001, 5001, 10), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_SEQ);
+	CHECK_EQ(sstate(), TCPSTATE_SYN_RCVD);
+	CHECK_STR(seg(0, "P.", 1001, 5001, 10), "server SYN_RCVD>ESTABLISHED");
+}
+
 TEST(close_four_way_client_first)
 {
 	established_with_data();
@@ -501,7 +513,8 @@ TEST(lost_third_ack_then_fin_completes_and_closes)
 	seg(0, "S", C_ISN, 0, 0);
 	seg(1, "S.", S_ISN, C_ISN + 1, 0);
 	CHECK_STR(seg(0, "F.", C_ISN + 1, S_ISN + 1, 0),
-		  "client ESTABLISHED>FIN_WAIT_1, server SYN_RCVD>CLOSE_WAIT");
+		  "client ESTABLISHED>FIN_WAIT_1, server SYN_RCVD>ESTABLISHED, "
+		  "server ESTABLISHED>CLOSE_WAIT");
 	CHECK(R.notes & TCPSTATE_N_HANDSHAKE);
 }
 
@@ -742,7 +755,7 @@ static const struct { u8 ev, from, to; } moves[] = {
 	{ EV_RCV_ACK, sCG, sTW }, { EV_RCV_ACK, sLA, sCL },
 	{ EV_RCV_FIN, sES, sCW }, { EV_RCV_FIN, sF1, sCG },
 	{ EV_RCV_FIN, sF2, sTW },
-	{ EV_RCV_FINACK, sSR, sCW }, { EV_RCV_FINACK, sES, sCW },
+	{ EV_RCV_FINACK, sES, sCW },
 	{ EV_RCV_FINACK, sF1, sTW }, { EV_RCV_FINACK, sF2, sTW },
 	{ EV_RCV_FINACK, sCG, sTW }, { EV_RCV_FINACK, sLA, sCL },
 	{ EV_RCV_RST, sSS, sCL }, { EV_RCV_RST, sSR, sCL },
