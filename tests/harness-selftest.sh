@@ -1,0 +1,135 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Prove that the test harness can fail.  Builds a throwaway module (named
+# tcpstate, so the runner's leftover check applies to it) whose init warns
+# or oopses on request, then checks that:
+#   - scripts/vm passes a clean load/unload and returns the command's status;
+#   - tests/vm/run fails a scenario that WARNs (splat shown) or leaves the
+#     module loaded, passes a clean one, and scripts/vm fails the run;
+#   - scripts/vm fails on an oops and shows it, on a panic (no status
+#     comes back) and on a timeout.
+# Five short boots of one kernel (TCPSTATE_SELFTEST_KERNEL, default 6.1).
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VM=$ROOT/scripts/vm
+KVER=$("$VM" --resolve "${TCPSTATE_SELFTEST_KERNEL:-6.1}")
+W=$(mktemp -d /tmp/tcpstate-selftest.XXXXXX)
+trap '[ -n "${TCPSTATE_SELFTEST_KEEP:-}" ] || rm -rf "$W"' EXIT
+
+failures=0
+ok() { echo "ok: $*"; }
+bad() { echo "not ok: $*"; failures=$((failures + 1)); }
+
+# check NAME WANT-RC GREP-REGEX... -- VM-ARGS...: run scripts/vm, expect its
+# exit status WANT-RC ("nonzero" for any failure) and every regex in its
+# output.
+check() {
+	local name=$1 want=$2 rc re out=$W/$1.out
+	shift 2
+	local res=()
+	while [ "$1" != "--" ]; do
+		res+=("$1")
+		shift
+	done
+	shift
+	set +e
+	"$VM" --kernel "$KVER" "$@" >"$out" 2>&1
+	rc=$?
+	set -e
+	if [ "$want" = nonzero ]; then
+		[ "$rc" -ne 0 ] || { bad "$name: exit 0, want a failure"; cat "$out"; return; }
+	elif [ "$rc" -ne "$want" ]; then
+		bad "$name: exit $rc, want $want"
+		cat "$out"
+		return
+	fi
+	for re in ${res[@]+"${res[@]}"}; do
+		if ! grep -q -E -- "$re" "$out"; then
+			bad "$name: output lacks /$re/"
+			cat "$out"
+			return
+		fi
+	done
+	ok "$name (exit $rc)"
+}
+
+mkdir -p "$W/mod" "$W/scen"
+cat >"$W/mod/tcpstate.c" <<'EOF'
+// SPDX-License-Identifier: GPL-2.0
+/* Harness self-test: mode=1 warns, mode=2 oopses in init. */
+#include <linux/module.h>
+
+static int mode;
+module_param(mode, int, 0444);
+
+static int __init selftest_init(void)
+{
+	if (mode == 1)
+		WARN(1, "harness self-test warning");
+	if (mode == 2)
+		*(volatile int *)NULL = 1;
+	return 0;
+}
+
+static void __exit selftest_exit(void)
+{
+}
+
+module_init(selftest_init);
+module_exit(selftest_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("tcpstate harness self-test");
+EOF
+echo 'obj-m := tcpstate.o' >"$W/mod/Kbuild"
+if ! make -s -C "/lib/modules/$KVER/build" M="$W/mod" modules >"$W/build.log" 2>&1; then
+	cat "$W/build.log"
+	echo "not ok: cannot build the self-test module for $KVER"
+	exit 1
+fi
+KO=$W/mod/tcpstate.ko
+
+# 1. A clean load and unload; the command's own status comes back.
+check clean-status 3 -- -- sh -c "insmod $KO && rmmod tcpstate && exit 3"
+
+# 2. The runner: a warning scenario, a leftover module, a clean pass.
+cat >"$W/scen/10-warns.sh" <<EOF
+#!/bin/sh
+insmod $KO mode=1 && rmmod tcpstate
+EOF
+cat >"$W/scen/20-leaves-loaded.sh" <<EOF
+#!/bin/sh
+insmod $KO
+EOF
+cat >"$W/scen/30-clean.sh" <<EOF
+#!/bin/sh
+insmod $KO && rmmod tcpstate
+EOF
+chmod +x "$W/scen/"*.sh
+TCPSTATE_SCENARIOS=$W/scen TCPSTATE_KVER=$KVER TCPSTATE_LOGDIR=/tmp/selftest-logs \
+	check runner nonzero \
+	"FAIL: $KVER 10-warns.sh \(kernel splat" \
+	'WARNING: .*tcpstate' \
+	'harness self-test warning' \
+	"FAIL: $KVER 20-leaves-loaded.sh \(left tcpstate loaded" \
+	"PASS: $KVER 30-clean.sh" \
+	'tainted .*W=warning' \
+	-- -- "$ROOT/tests/vm/run"
+
+# 3. An oops on load fails the run and is shown.
+check oops nonzero 'BUG: kernel NULL pointer dereference' 'Oops' 'tainted .*D=oops' \
+	-- -- sh -c "insmod $KO mode=2; exit 0"
+
+# 4. A panic: no status comes back.
+check panic nonzero 'no exit status came back' 'Kernel panic' \
+	-- -- sh -c 'echo c >/proc/sysrq-trigger; sleep 30'
+
+# 5. A hang: the timeout kills the VM.
+check timeout nonzero 'TIMEOUT' -- --timeout 20 -- sleep 300
+
+if [ "$failures" -ne 0 ]; then
+	echo "harness-selftest: $failures check(s) failed"
+	exit 1
+fi
+echo "harness-selftest: all checks passed on $KVER"

@@ -1,0 +1,340 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Helpers for VM scenario tests written in Python (run with /usr/bin/python3).
+
+    #!/usr/bin/python3
+    import os, sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from lib import *
+
+    with NetnsPair("a", "b") as net, Module():
+        with EventTail() as ev:
+            srv = net.socket("b"); srv.bind(("10.99.0.2", 8000)); srv.listen()
+            cli = net.socket("a"); cli.connect(("10.99.0.2", 8000))
+            ...
+            ev.wait_for(lambda e: e.get("new") == "ESTABLISHED", count=2)
+        rows = read_table()
+
+tests/vm/run runs each scenario as root inside the VM with TCPSTATE_KO,
+TCPSTATE_ROOT and TCPSTATE_KVER set.  A scenario passes by exiting 0; an
+uncaught exception or fail() fails it.  Never print lines starting with
+"PASS:" or "FAIL:" - the runner counts those.
+"""
+
+import ctypes
+import os
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.environ.get("TCPSTATE_ROOT") or os.path.abspath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+KVER = os.environ.get("TCPSTATE_KVER") or os.uname().release
+KO = os.environ.get("TCPSTATE_KO") or os.path.join(
+    ROOT, "build", KVER, "module", "tcpstate.ko")
+TRACEFS = "/sys/kernel/tracing"
+CLONE_NEWNET = 0x40000000
+
+__all__ = ["ROOT", "KVER", "KO", "TestFailure", "fail", "info", "run",
+           "wait_until", "need", "NetnsPair", "netns", "Module",
+           "module_loaded", "read_table", "read_stats", "parse_event",
+           "read_events", "EventTail", "SockTrace"]
+
+
+class TestFailure(Exception):
+    pass
+
+
+def fail(msg):
+    raise TestFailure(msg)
+
+
+def info(msg):
+    print("# " + str(msg), flush=True)
+
+
+def run(*cmd, check=True, ns=None, capture=True):
+    """Run a command (optionally inside netns NS); return its stdout."""
+    argv = list(cmd)
+    if ns:
+        argv = ["ip", "netns", "exec", ns] + argv
+    p = subprocess.run(argv, stdout=subprocess.PIPE if capture else None,
+                       stderr=subprocess.STDOUT if capture else None,
+                       text=True)
+    if check and p.returncode != 0:
+        fail("command %r exited %d: %s" % (argv, p.returncode,
+                                           (p.stdout or "").strip()))
+    return p.stdout if capture else ""
+
+
+def wait_until(pred, timeout=10.0, what=None, interval=0.02):
+    """Poll pred() until it returns something true; return that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            fail("timed out after %.1fs waiting for %s"
+                 % (timeout, what or getattr(pred, "__name__", "condition")))
+        time.sleep(interval)
+
+
+def need(*tools):
+    """A missing tool fails the test; nothing skips silently."""
+    import shutil
+    for t in tools:
+        if not shutil.which(t):
+            fail("required tool %r not found" % t)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class netns:
+    """Context manager: switch this thread into network namespace NAME.
+
+    Sockets created inside keep that namespace after the block ends, so
+    one process can drive both ends of a connection in two namespaces."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        self.saved = os.open("/proc/self/ns/net", os.O_RDONLY)
+        fd = os.open("/run/netns/" + self.name, os.O_RDONLY)
+        try:
+            if _libc.setns(fd, CLONE_NEWNET) != 0:
+                e = ctypes.get_errno()
+                fail("setns(%s): %s" % (self.name, os.strerror(e)))
+        finally:
+            os.close(fd)
+        return self
+
+    def __exit__(self, *exc):
+        _libc.setns(self.saved, CLONE_NEWNET)
+        os.close(self.saved)
+        return False
+
+
+class NetnsPair:
+    """Two namespaces A and B joined by a veth pair.
+
+    A has V4.1 and V6::1, B has V4.2 and V6::2 (default 10.99.0.0/24 and
+    fd99::/64); loopback is up in both.  Removed on exit."""
+
+    def __init__(self, a="a", b="b", v4="10.99.0", v6="fd99:"):
+        self.a, self.b = a, b
+        self.addr4 = {a: v4 + ".1", b: v4 + ".2"}
+        self.addr6 = {a: v6 + ":1", b: v6 + ":2"}
+        self.v4, self.v6 = v4, v6
+
+    def __enter__(self):
+        a, b = self.a, self.b
+        run("ip", "netns", "add", a)
+        run("ip", "netns", "add", b)
+        run("ip", "link", "add", "veth-" + a, "netns", a, "type", "veth",
+            "peer", "name", "veth-" + b, "netns", b)
+        for ns in (a, b):
+            run("ip", "-n", ns, "link", "set", "lo", "up")
+            run("ip", "-n", ns, "addr", "add", self.addr4[ns] + "/24",
+                "dev", "veth-" + ns)
+            run("ip", "-n", ns, "addr", "add", self.addr6[ns] + "/64",
+                "dev", "veth-" + ns, "nodad")
+            run("ip", "-n", ns, "link", "set", "veth-" + ns, "up")
+        for ns in (a, b):
+            wait_until(lambda: " UP " in run("ip", "-n", ns, "-br", "link",
+                                             "show", "dev", "veth-" + ns),
+                       what="veth-%s to come up" % ns)
+        return self
+
+    def __exit__(self, *exc):
+        for ns in (self.a, self.b):
+            subprocess.run(["ip", "netns", "del", ns],
+                           stderr=subprocess.DEVNULL)
+        return False
+
+    def socket(self, ns, family=socket.AF_INET, type=socket.SOCK_STREAM):
+        """A socket that lives in namespace NS."""
+        with netns(ns):
+            return socket.socket(family, type)
+
+
+def module_loaded():
+    with open("/proc/modules") as f:
+        return any(line.split()[0] == "tcpstate" for line in f)
+
+
+class Module:
+    """Context manager: insmod tcpstate with PARAMS, rmmod on exit and
+    check that the /proc files went with it."""
+
+    def __init__(self, **params):
+        self.params = ["%s=%s" % kv for kv in params.items()]
+
+    def __enter__(self):
+        if not os.path.exists(KO):
+            fail("module not built: " + KO)
+        if module_loaded():
+            fail("tcpstate is already loaded")
+        run("insmod", KO, *self.params)
+        if not os.path.exists("/proc/tcpstate"):
+            fail("/proc/tcpstate missing after insmod")
+        return self
+
+    def __exit__(self, tp, val, tb):
+        if tp is not None:
+            # The body failed already: unload quietly, keep its error.
+            subprocess.run(["rmmod", "tcpstate"], stderr=subprocess.DEVNULL)
+            return False
+        run("rmmod", "tcpstate")
+        for p in ("/proc/tcpstate", "/proc/tcpstate_events",
+                  "/proc/tcpstate_stats"):
+            if os.path.exists(p):
+                fail(p + " still exists after rmmod")
+        return False
+
+
+def read_table(path="/proc/tcpstate"):
+    """/proc/tcpstate as a list of dicts keyed by the header's columns."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    if not lines:
+        fail(path + " is empty (no header)")
+    cols = lines[0].split()
+    return [dict(zip(cols, line.split())) for line in lines[1:] if line.strip()]
+
+
+def read_stats(path="/proc/tcpstate_stats"):
+    """/proc/tcpstate_stats as {name: int or str}."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2:
+                try:
+                    out[parts[0]] = int(parts[1])
+                except ValueError:
+                    out[parts[0]] = parts[1]
+    return out
+
+
+def parse_event(line):
+    """One key=value transition line as an ordered dict."""
+    ev = {}
+    for tok in line.split():
+        k, sep, v = tok.partition("=")
+        if not sep:
+            fail("malformed event token %r in %r" % (tok, line))
+        ev[k] = v
+    return ev
+
+
+def read_events(path="/proc/tcpstate_events"):
+    """Every event buffered now (non-blocking read to the end)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    data = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    return [parse_event(l) for l in data.decode().splitlines() if l.strip()]
+
+
+class EventTail:
+    """Collects /proc/tcpstate_events from open (or from now, with
+    from_now=True) while the block runs; .events is the list so far."""
+
+    def __init__(self, path="/proc/tcpstate_events", from_now=False):
+        self.path, self.from_now = path, from_now
+        self.events, self._buf = [], b""
+
+    def __enter__(self):
+        self.fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        if self.from_now:
+            os.lseek(self.fd, 0, os.SEEK_END)
+        return self
+
+    def poll(self):
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            self._buf += chunk
+        *lines, self._buf = self._buf.split(b"\n")
+        self.events += [parse_event(l.decode()) for l in lines if l.strip()]
+        return self.events
+
+    def wait_for(self, match, count=1, timeout=10.0):
+        """Wait until COUNT events satisfy match(event); return them."""
+        def enough():
+            hits = [e for e in self.poll() if match(e)]
+            return hits if len(hits) >= count else None
+        return wait_until(enough, timeout, what="%d matching event(s)" % count)
+
+    def __exit__(self, *exc):
+        self.poll()
+        os.close(self.fd)
+        return False
+
+
+class SockTrace:
+    """The kernel's own socket state changes (sock:inet_sock_set_state)
+    recorded in a private tracefs instance while the block runs; .lines
+    are the trace lines, .transitions [(oldstate, newstate, text)]."""
+
+    def __init__(self, name=None):
+        self.dir = os.path.join(TRACEFS, "instances",
+                                name or "tcpstate-%d" % os.getpid())
+        self.lines, self.transitions = [], []
+
+    def _write(self, rel, val):
+        with open(os.path.join(self.dir, rel), "w") as f:
+            f.write(val)
+
+    def __enter__(self):
+        if not os.path.isdir(os.path.join(TRACEFS, "instances")):
+            fail("tracefs is not mounted at " + TRACEFS)
+        os.mkdir(self.dir)
+        self._write("events/sock/inet_sock_set_state/enable", "1")
+        self._write("tracing_on", "1")
+        return self
+
+    def stop(self):
+        if not os.path.isdir(self.dir):
+            return
+        self._write("tracing_on", "0")
+        with open(os.path.join(self.dir, "trace")) as f:
+            self.lines = [l.rstrip("\n") for l in f if not l.startswith("#")]
+        self._write("events/sock/inet_sock_set_state/enable", "0")
+        os.rmdir(self.dir)
+        self.transitions = []
+        for l in self.lines:
+            fields = dict(t.split("=", 1) for t in l.split() if "=" in t)
+            if "oldstate" in fields and "newstate" in fields:
+                self.transitions.append((fields["oldstate"],
+                                         fields["newstate"], l))
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def _excepthook(tp, val, tb):
+    if tp is TestFailure:
+        print("error: %s" % val, file=sys.stderr, flush=True)
+        return
+    sys.__excepthook__(tp, val, tb)
+
+
+sys.excepthook = _excepthook
