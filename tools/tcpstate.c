@@ -792,6 +792,16 @@ static bool handle_line(const char *line, size_t len, long long *seen)
 	return cfg.count < 0 || *seen < cfg.count;
 }
 
+/* Whether /proc/tcpstate_events went away with the module. */
+static bool events_gone(void)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	proc_path("tcpstate_events", path, sizeof(path));
+	return stat(path, &st) < 0 && errno == ENOENT;
+}
+
 static int do_watch(void)
 {
 	static char buf[65536 + TS_LINE_MAX + 2];
@@ -827,7 +837,10 @@ static int do_watch(void)
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			read_error("tcpstate_events");
+			/* A read after the module removed the file: EIO. */
+			if (errno != EIO || !events_gone())
+				read_error("tcpstate_events");
+			n = 0;
 		}
 		if (n == 0) {
 			if (isatty(STDERR_FILENO) && !cfg.json)
