@@ -1,0 +1,71 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The module loads and unloads; its /proc files have mode 0444, refuse
+# writes even from root, print the documented header and every counter;
+# the flow entries fit the budget (96 bytes IPv4, 128 IPv6) as the slab
+# allocator really sizes them.
+. "$(dirname "$0")/lib.sh"
+
+load_tcpstate
+at_exit rmmod tcpstate
+
+for f in /proc/tcpstate /proc/tcpstate_stats /proc/tcpstate_events; do
+	[ -e "$f" ] || fail "$f missing"
+	assert_eq "$(stat -c %a "$f")" 444 "mode of $f"
+done
+
+# Root bypasses the mode bits: the write itself must be refused.
+for f in /proc/tcpstate /proc/tcpstate_stats; do
+	err=$("$PY" -c '
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+try:
+    os.write(fd, b"x\n")
+    print("written")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+' "$f" 2>&1)
+	case "$err" in
+	EINVAL | EPERM) ;;
+	*) fail "writing to $f as root: $err, want EINVAL or EPERM" ;;
+	esac
+done
+
+want='netns       family client                 server                 client_state  server_state  age_ms   rtt_us  history   flags'
+assert_eq "$(head -n 1 /proc/tcpstate)" "$want" "/proc/tcpstate header"
+assert_eq "$(wc -l </proc/tcpstate)" 1 "lines of an empty table"
+
+cat /proc/tcpstate_stats >"$T/stats"
+for name in segments_ipv4 segments_ipv6 flows_active flows_created \
+	flows_evicted flows_expired handshakes refused resets \
+	simultaneous_opens simultaneous_closes retransmissions pickups \
+	invalid_flags invalid_ack invalid_rst invalid_unexpected \
+	invalid_ip_length invalid_tcp_length fragments_ignored alloc_failures \
+	flows_not_placed events_emitted events_overwritten entry_bytes_ipv4 \
+	entry_bytes_ipv6 table_buckets client_ESTABLISHED server_TIME_WAIT; do
+	assert_grep "^$name [0-9]+\$" "$T/stats" "/proc/tcpstate_stats"
+done
+assert_eq "$(stat_value flows_active)" 0 "flows_active after load"
+
+b4=$(stat_value entry_bytes_ipv4)
+b6=$(stat_value entry_bytes_ipv6)
+info "entry bytes: ipv4 $b4, ipv6 $b6"
+[ "$b4" -le 96 ] || fail "IPv4 entry is $b4 bytes, budget 96"
+[ "$b6" -le 128 ] || fail "IPv6 entry is $b6 bytes, budget 128"
+# What SLUB really carves per object (a merged cache is a symlink).
+for c in tcpstate_flow4:96 tcpstate_flow6:128; do
+	name=${c%:*} budget=${c#*:}
+	if [ -e "/sys/kernel/slab/$name/slab_size" ]; then
+		sz=$(cat "/sys/kernel/slab/$name/slab_size")
+		info "$name slab_size $sz"
+		[ "$sz" -le "$budget" ] || fail "$name slab_size $sz > $budget"
+	fi
+done
+
+buckets=$(stat_value table_buckets)
+[ $((buckets & (buckets - 1))) -eq 0 ] || fail "table_buckets $buckets is not a power of two"
+
+unload_tcpstate
+_AT_EXIT=()
+assert_no_grep 'tcpstate' /proc/modules "/proc/modules"
