@@ -275,6 +275,13 @@ static char *next_value(char **cursor, const char *key)
 	return tok + klen + 1;
 }
 
+/* The next token's value if it is "@key=value"; TS_E_KEY if not. */
+static enum ts_err want(char **cursor, const char *key, char **v)
+{
+	*v = next_value(cursor, key);
+	return *v ? TS_OK : TS_E_KEY;
+}
+
 static bool is_known_key(const char *key)
 {
 	unsigned int i;
@@ -358,17 +365,14 @@ enum ts_err ts_event_parse(const char *line, size_t len, struct ts_event *ev)
 	if (err)
 		return err;
 
-#define NEXT(key)							\
-	do {								\
-		v = next_value(&cur, key);				\
-		if (!v)							\
-			return TS_E_KEY;				\
-	} while (0)
-
-	NEXT("id");
+	err = want(&cur, "id", &v);
+	if (err)
+		return err;
 	if (ts_parse_u64(v, strlen(v), &ev->id))
 		return TS_E_VALUE;
-	NEXT("ts");
+	err = want(&cur, "ts", &v);
+	if (err)
+		return err;
 	if (ts_parse_u64(v, strlen(v), &ev->ts))
 		return TS_E_VALUE;
 
@@ -376,49 +380,72 @@ enum ts_err ts_event_parse(const char *line, size_t len, struct ts_event *ev)
 	while (*cur == ' ')
 		cur++;
 	if (!strncmp(cur, "lost=", 5)) {
-		NEXT("lost");
+		err = want(&cur, "lost", &v);
+		if (err)
+			return err;
 		if (ts_parse_u64(v, strlen(v), &ev->nlost))
 			return TS_E_VALUE;
 		ev->lost = true;
 		return parse_extras(&cur, ev);
 	}
 
-	NEXT("netns");
+	err = want(&cur, "netns", &v);
+	if (err)
+		return err;
 	if (ts_parse_u64(v, strlen(v), &ev->netns))
 		return TS_E_VALUE;
-	NEXT("family");
+	err = want(&cur, "family", &v);
+	if (err)
+		return err;
 	if (parse_family(v, &ev->family))
 		return TS_E_VALUE;
-	NEXT("client");
+	err = want(&cur, "client", &v);
+	if (err)
+		return err;
 	if (ts_endpoint_parse(v, strlen(v), ev->family, &ev->client))
 		return TS_E_VALUE;
-	NEXT("server");
+	err = want(&cur, "server", &v);
+	if (err)
+		return err;
 	if (ts_endpoint_parse(v, strlen(v), ev->family, &ev->server))
 		return TS_E_VALUE;
-	NEXT("side");
+	err = want(&cur, "side", &v);
+	if (err)
+		return err;
 	side = ts_side_from_name(v);
 	if (side < 0)
 		return TS_E_VALUE;
 	ev->side = side;
-	NEXT("old");
+	err = want(&cur, "old", &v);
+	if (err)
+		return err;
 	if (parse_state(v, &ev->old_state))
 		return TS_E_VALUE;
-	NEXT("new");
+	err = want(&cur, "new", &v);
+	if (err)
+		return err;
 	if (parse_state(v, &ev->new_state))
 		return TS_E_VALUE;
-	NEXT("flags");
+	err = want(&cur, "flags", &v);
+	if (err)
+		return err;
 	if (parse_flags(v, ev->flags))
 		return TS_E_VALUE;
-	NEXT("seq");
+	err = want(&cur, "seq", &v);
+	if (err)
+		return err;
 	if (parse_u32(v, &ev->seq))
 		return TS_E_VALUE;
-	NEXT("ack");
+	err = want(&cur, "ack", &v);
+	if (err)
+		return err;
 	if (parse_u32(v, &ev->ack))
 		return TS_E_VALUE;
-	NEXT("reason");
+	err = want(&cur, "reason", &v);
+	if (err)
+		return err;
 	if (parse_reason(v, &ev->reason))
 		return TS_E_VALUE;
-#undef NEXT
 	return parse_extras(&cur, ev);
 }
 

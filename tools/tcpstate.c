@@ -703,9 +703,11 @@ static void ladder_print(const struct flow *f, bool finished)
 			snprintf(b, sizeof(b), "?");
 		printf("%10s  handshake RTT: SYN -> SYN/ACK %s, SYN/ACK -> ACK %s\n",
 		       "", a, b);
-	} else if ((rtt = table_rtt(&f->key)) >= 0) {
-		printf("%10s  handshake RTT: %lld.%03lld ms (from /proc/tcpstate)\n",
-		       "", rtt / 1000, rtt % 1000);
+	} else {
+		rtt = table_rtt(&f->key);
+		if (rtt >= 0)
+			printf("%10s  handshake RTT: %lld.%03lld ms (from /proc/tcpstate)\n",
+			       "", rtt / 1000, rtt % 1000);
 	}
 	printf("\n");
 	out_check();

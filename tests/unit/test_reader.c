@@ -11,6 +11,8 @@
 #include "unit.h"
 #include "event_parse.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 #define V4LINE "id=1042 ts=1732170000123456789 netns=4026531840 family=ipv4 " \
 	"client=10.0.2.2:51323 server=10.0.2.15:80 side=server old=SYN_RCVD " \
 	"new=ESTABLISHED flags=. seq=84689410 ack=1893430206 reason=segment"
@@ -238,7 +240,7 @@ TEST(event_malformed)
 		char line[512];
 		unsigned int i;
 
-		for (i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+		for (i = 0; i < ARRAY_SIZE(cut); i++) {
 			const char *at = strstr(V4LINE, cut[i]);
 
 			snprintf(line, sizeof(line), "%.*s",
@@ -271,7 +273,7 @@ TEST(event_malformed_values)
 	char line[512];
 	unsigned int i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		const char *at = strstr(V4LINE, bad[i][0]);
 
 		CHECK(at != NULL);
@@ -398,7 +400,7 @@ TEST(table_row_malformed)
 	};
 	unsigned int i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
 		CHECK(ts_row_parse(bad[i], strlen(bad[i]), &row) != TS_OK);
 }
 
@@ -695,7 +697,7 @@ TEST(endpoint_roundtrip)
 	char buf[64];
 	unsigned int i;
 
-	for (i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(eps); i++) {
 		CHECK_EQ(ts_endpoint_parse(eps[i][1], strlen(eps[i][1]),
 					   eps[i][0][0] - '0', &ep), 0);
 		CHECK(ts_endpoint_format(&ep, buf, sizeof(buf)) > 0);
