@@ -1,0 +1,409 @@
+# SPDX-License-Identifier: GPL-2.0
+"""tests/truth/truth.py: compare tcpstate with judges nobody on the project
+wrote - the kernel's own socket states (tracepoint sock:inet_sock_set_state)
+and real captures.  Used by tests/vm/4*-truth-*.py inside the test VM (run
+with /usr/bin/python3).
+
+THE KERNEL-TO-TCPSTATE MAPPING (lives here only, never in the module)
+=====================================================================
+tcpstate is an observer: it reports each endpoint's transitions on the
+segment that proves them.  The kernel reports its own sockets' state
+changes as its code makes them.  We compare, per connection and per
+endpoint, the ORDERED SEQUENCE of (old, new) states, never timing.  The
+kernel's records are attached to an endpoint by the record's local
+address:port (saddr/saddr_v6 + sport) and to a connection by the remote
+one; the tracepoint has no network namespace, so every scenario uses
+addresses that are unique while it runs.  Before comparing:
+
+ K1 Names: TCP_SYN_SENT -> SYN_SENT, TCP_SYN_RECV and TCP_NEW_SYN_RECV ->
+    SYN_RCVD, TCP_FIN_WAIT1 -> FIN_WAIT_1, TCP_FIN_WAIT2 -> FIN_WAIT_2,
+    TCP_CLOSE -> CLOSED, the others by dropping "TCP_".
+ K2 Self-transitions X -> X (e.g. CLOSE -> CLOSE when an already closed
+    socket is closed) are dropped.
+ K3 The client's CLOSE -> SYN_SENT is traced before connect() has picked
+    the source port (sport 0).  Such records are pooled per (family,
+    daddr, dport); a client endpoint whose first record leaves SYN_SENT
+    takes one of them as its CLOSED -> SYN_SENT.  Running out of pool
+    entries is a disagreement.
+ K4 A passive open's request socket is not traced.  The child socket's
+    LISTEN -> SYN_RECV is traced when it is cloned from the listener - at
+    the third ACK, or at the SYN with TCP Fast Open - and still carries
+    the listener's addresses (dport 0).  Such records are pooled per
+    (family, listening port); a server endpoint whose first record leaves
+    SYN_RCVD takes one as its LISTEN -> SYN_RCVD.  Other records of
+    listening sockets (dport 0) are not any connection's.
+ K5 With two CPUs the kernel may clone a second child for the same
+    connection and discard it (tcp_done: SYN_RECV -> CLOSE on the same
+    4-tuple).  A SYN_RCVD -> CLOSED of an endpoint that also has
+    SYN_RCVD -> ESTABLISHED is such a discarded twin and is dropped (its
+    surplus LISTEN -> SYN_RECV stays unused in the K4 pool).
+ K6 TIME_WAIT is handed to a separate timewait socket that the tracepoint
+    does not see: the socket's last record is FIN_WAIT_2 -> CLOSE or
+    CLOSING -> CLOSE.  `ss -tan` in the endpoint's namespace, taken when
+    the scenario has settled, shows the timewait socket: TIME-WAIT there
+    turns that last record into X -> TIME_WAIT; FIN-WAIT-2 there (an
+    orphaned socket handed over before the peer's FIN came, which has
+    not come) drops it, the endpoint being still in FIN_WAIT_2.  With no
+    timewait socket the record is a real close.  The timewait socket's
+    own end is not traced either, so tcpstate's timer events
+    (reason=timer, TIME_WAIT -> CLOSED) are left out.
+ K7 Stateless RSTs (a refused port) are sent by no socket: the refusing
+    side has no record, and tcpstate's server has no event either (it
+    never leaves CLOSED).  Nothing to map; listed for completeness.
+ K8 One segment, two kernel steps: a FIN that also acks our FIN is
+    processed by the kernel as the ACK (FIN_WAIT_1 -> FIN_WAIT_2) and
+    then the FIN (FIN_WAIT_2 -> TIME_WAIT); a FIN that completes a
+    handshake as SYN_RECV -> ESTABLISHED -> CLOSE_WAIT.  tcpstate, like
+    RFC 793's diagram, makes one step (FIN_WAIT_1 -> TIME_WAIT,
+    SYN_RCVD -> CLOSE_WAIT).  The kernel's pair matches tcpstate's single
+    step only if tcpstate's event was caused by a segment with F and ACK.
+ K9 Observation point in a simultaneous close: an observer next to one
+    end sees that end's FIN reach the far end before the far end's own
+    FIN (sent before ours arrived) comes back, so tcpstate first takes the
+    far end to be closing passively (ESTABLISHED -> CLOSE_WAIT) and then,
+    when the far end's FIN does not ack ours, moves it CLOSE_WAIT ->
+    CLOSING.  The kernel's ESTABLISHED -> FIN_WAIT_1, FIN_WAIT_1 -> CLOSING
+    matches that pair, and only that pair.
+Everything else must be identical.  A connection agrees when, for every
+observer namespace that sees it, both endpoints' sequences agree.
+"""
+
+import ipaddress
+import os
+import re
+import subprocess
+import time
+
+TRACEFS = "/sys/kernel/tracing"
+
+KSTATE = {
+    "TCP_ESTABLISHED": "ESTABLISHED", "TCP_SYN_SENT": "SYN_SENT",
+    "TCP_SYN_RECV": "SYN_RCVD", "TCP_NEW_SYN_RECV": "SYN_RCVD",
+    "TCP_FIN_WAIT1": "FIN_WAIT_1", "TCP_FIN_WAIT2": "FIN_WAIT_2",
+    "TCP_TIME_WAIT": "TIME_WAIT", "TCP_CLOSE": "CLOSED",
+    "TCP_CLOSE_WAIT": "CLOSE_WAIT", "TCP_LAST_ACK": "LAST_ACK",
+    "TCP_LISTEN": "LISTEN", "TCP_CLOSING": "CLOSING",
+}
+
+# ss's names for timewait sockets' substates
+SS_TW = {"TIME-WAIT": "TIME_WAIT", "FIN-WAIT-2": "FIN_WAIT_2"}
+
+
+def ep(addr, port):
+    """An endpoint: (normalised address string, port)."""
+    return (ipaddress.ip_address(addr).compressed, int(port))
+
+
+def ep_parse(s):
+    """'1.2.3.4:80' or '[fd99::1]:80' -> ep."""
+    host, _, port = s.rpartition(":")
+    return ep(host.strip("[]"), port)
+
+
+def ep_str(e):
+    a = e[0]
+    return ("[%s]:%d" if ":" in a else "%s:%d") % (a, e[1])
+
+
+def netns_inode(name):
+    return os.stat("/run/netns/" + name).st_ino
+
+
+# --------------------------------------------------------------------------
+# The kernel's view: sock:inet_sock_set_state in a private tracefs instance.
+
+_LINE = re.compile(r"\s(\d+\.\d+): inet_sock_set_state: (.*)$")
+
+
+def parse_trace_line(line):
+    m = _LINE.search(line)
+    if not m:
+        return None
+    f = dict(t.split("=", 1) for t in m.group(2).split() if "=" in t)
+    v6 = f["family"] == "AF_INET6"
+    return {
+        "ts": float(m.group(1)),
+        "v6": v6,
+        "sport": int(f["sport"]), "dport": int(f["dport"]),
+        "saddr": ipaddress.ip_address(
+            f["saddrv6"] if v6 else f["saddr"]).compressed,
+        "daddr": ipaddress.ip_address(
+            f["daddrv6"] if v6 else f["daddr"]).compressed,
+        "old": KSTATE.get(f["oldstate"], f["oldstate"]),
+        "new": KSTATE.get(f["newstate"], f["newstate"]),
+        "line": line,
+    }
+
+
+class KernelTrace:
+    """Records the kernel's TCP socket state changes (filter protocol == 6)
+    while the block runs; take() returns the records so far and clears the
+    buffer, failing if the ring lost any."""
+
+    def __init__(self, name="tcpstate-truth", buffer_kb=16384):
+        self.dir = os.path.join(TRACEFS, "instances", name)
+        self.buffer_kb = buffer_kb
+
+    def _w(self, rel, val):
+        with open(os.path.join(self.dir, rel), "w") as f:
+            f.write(val)
+
+    def __enter__(self):
+        if not os.path.isdir(os.path.join(TRACEFS, "instances")):
+            raise RuntimeError("tracefs is not mounted at " + TRACEFS)
+        if os.path.isdir(self.dir):
+            os.rmdir(self.dir)
+        os.mkdir(self.dir)
+        self._w("buffer_size_kb", str(self.buffer_kb))
+        ev = "events/sock/inet_sock_set_state/"
+        self._w(ev + "filter", "protocol == 6")
+        self._w(ev + "enable", "1")
+        self._w("tracing_on", "1")
+        return self
+
+    def take(self):
+        with open(os.path.join(self.dir, "trace")) as f:
+            text = f.read()
+        self._w("trace", "")
+        m = re.search(r"entries-in-buffer/entries-written: (\d+)/(\d+)", text)
+        if m and m.group(1) != m.group(2):
+            raise RuntimeError("trace ring overwrote records: %s/%s"
+                               % (m.group(1), m.group(2)))
+        recs = []
+        for line in text.splitlines():
+            if line.startswith("#"):
+                continue
+            r = parse_trace_line(line)
+            if r:
+                recs.append(r)
+        recs.sort(key=lambda r: r["ts"])
+        return recs
+
+    def __exit__(self, *exc):
+        try:
+            self._w("tracing_on", "0")
+            self._w("events/sock/inet_sock_set_state/enable", "0")
+            os.rmdir(self.dir)
+        except OSError:
+            pass
+        return False
+
+
+def timewait_sockets(namespaces):
+    """{(local ep, remote ep): 'TIME_WAIT' | 'FIN_WAIT_2'} from ss -tan in
+    each namespace (None = the current one)."""
+    out = {}
+    for ns in namespaces:
+        argv = ["ss", "-Htan", "state", "time-wait", "state", "fin-wait-2"]
+        if ns:
+            argv = ["ip", "netns", "exec", ns] + argv
+        txt = subprocess.run(argv, stdout=subprocess.PIPE, text=True,
+                             check=True).stdout
+        for line in txt.splitlines():
+            w = line.split()
+            if len(w) < 5 or w[0] not in SS_TW:
+                continue
+            loc, rem = ep_parse(w[3]), ep_parse(w[4])
+            # a timewait socket has no owner, an orphaned FIN-WAIT-2 one
+            # is still a full socket: both show up here; both are
+            # "handed over or about to be".
+            out[(loc, rem)] = SS_TW[w[0]]
+    return out
+
+
+# --------------------------------------------------------------------------
+# The comparison.
+
+class Conn:
+    """One connection the driver made: CLIENT and SERVER are eps, OBSERVERS
+    the netns inodes whose tcpstate view is compared."""
+
+    def __init__(self, scenario, client, server, observers):
+        self.scenario, self.client, self.server = scenario, client, server
+        self.observers = observers
+        self.detail = None
+
+
+def _kernel_sequences(records):
+    """Group records by (local ep, remote ep) after K1, K2; return the
+    groups and the K3/K4 pools."""
+    seqs, syn_pool, lst_pool = {}, {}, {}
+    for r in records:
+        if r["old"] == r["new"]:
+            continue                                    # K2
+        loc, rem = (r["saddr"], r["sport"]), (r["daddr"], r["dport"])
+        if r["dport"] == 0:
+            if r["old"] == "LISTEN" and r["new"] == "SYN_RCVD":
+                k = (r["v6"], r["sport"])               # K4
+                lst_pool[k] = lst_pool.get(k, 0) + 1
+            continue
+        if r["sport"] == 0:
+            if r["old"] == "CLOSED" and r["new"] == "SYN_SENT":
+                k = (r["v6"], rem)                      # K3
+                syn_pool[k] = syn_pool.get(k, 0) + 1
+            continue
+        seqs.setdefault((loc, rem), []).append(r)
+    return seqs, syn_pool, lst_pool
+
+
+def _map_endpoint(recs, loc, rem, client, pools, tw):
+    syn_pool, lst_pool = pools
+    v6 = ":" in loc[0]
+    seq = [(r["old"], r["new"]) for r in recs]
+    if ("SYN_RCVD", "ESTABLISHED") in seq:              # K5
+        seq = [t for t in seq if t != ("SYN_RCVD", "CLOSED")]
+    if seq and seq[0][0] == "SYN_SENT" and client:      # K3
+        k = (v6, rem)
+        if syn_pool.get(k, 0) <= 0:
+            return None, "no sport-0 CLOSE->SYN_SENT left for %s" % (
+                ep_str(rem),)
+        syn_pool[k] -= 1
+        seq.insert(0, ("CLOSED", "SYN_SENT"))
+    if seq and seq[0][0] == "SYN_RCVD" and not client:  # K4
+        k = (v6, loc[1])
+        if lst_pool.get(k, 0) <= 0:
+            return None, "no LISTEN->SYN_RECV left for port %d" % loc[1]
+        lst_pool[k] -= 1
+        seq.insert(0, ("LISTEN", "SYN_RCVD"))
+    if seq and seq[-1][1] == "CLOSED" and \
+            seq[-1][0] in ("FIN_WAIT_2", "CLOSING"):    # K6
+        sub = tw.get((loc, rem))
+        if sub == "TIME_WAIT":
+            seq[-1] = (seq[-1][0], "TIME_WAIT")
+        elif sub == "FIN_WAIT_2" and seq[-1][0] == "FIN_WAIT_2":
+            seq.pop()
+    return seq, None
+
+
+# K8 and K9: (tcpstate's steps) -> (the kernel's steps) they may stand for
+_ONE_SEGMENT = {
+    ("FIN_WAIT_1", "TIME_WAIT"): [("FIN_WAIT_1", "FIN_WAIT_2"),
+                                  ("FIN_WAIT_2", "TIME_WAIT")],
+    ("SYN_RCVD", "CLOSE_WAIT"): [("SYN_RCVD", "ESTABLISHED"),
+                                 ("ESTABLISHED", "CLOSE_WAIT")],
+}
+_SIMCLOSE_T = [("ESTABLISHED", "CLOSE_WAIT"), ("CLOSE_WAIT", "CLOSING")]
+_SIMCLOSE_K = [("ESTABLISHED", "FIN_WAIT_1"), ("FIN_WAIT_1", "CLOSING")]
+
+
+def sequences_agree(kseq, tevents):
+    """kseq: mapped kernel [(old, new)]; tevents: tcpstate's events of
+    that endpoint (dicts).  True if they agree under K8/K9."""
+    i = j = 0
+    while i < len(kseq) or j < len(tevents):
+        t = (tevents[j]["old"], tevents[j]["new"]) if j < len(tevents) \
+            else None
+        if i < len(kseq) and t == kseq[i]:
+            i, j = i + 1, j + 1
+            continue
+        if t in _ONE_SEGMENT and kseq[i:i + 2] == _ONE_SEGMENT[t] and \
+                "F" in tevents[j]["flags"] and "." in tevents[j]["flags"]:
+            i, j = i + 2, j + 1
+            continue
+        tpair = [(e["old"], e["new"]) for e in tevents[j:j + 2]]
+        if tpair == _SIMCLOSE_T and kseq[i:i + 2] == _SIMCLOSE_K:
+            i, j = i + 2, j + 2
+            continue
+        return False
+    return True
+
+
+def fmt_seq(seq):
+    return " ".join("%s>%s" % (o, n) for o, n in seq) or "(none)"
+
+
+def group_events(events, netns=None):
+    """tcpstate events by (netns, client ep, server ep) -> list; timer
+    events left out (K6).  Raises on a lost= line or an eviction."""
+    out = {}
+    for e in events:
+        if "lost" in e:
+            raise RuntimeError("event stream lost %s events" % e["lost"])
+        if e.get("reason") == "timer":
+            continue
+        if e.get("reason") in ("evict", "unload"):
+            raise RuntimeError("unexpected %s event: %r" % (e["reason"], e))
+        ns = int(e["netns"])
+        if netns is not None and ns not in netns:
+            continue
+        k = (ns, ep_parse(e["client"]), ep_parse(e["server"]))
+        out.setdefault(k, []).append(e)
+    return out
+
+
+def compare(conns, records, events, tw):
+    """Set conn.detail (None = agreed) for each conn; return (agreed,
+    disagreed)."""
+    seqs, syn_pool, lst_pool = _kernel_sequences(records)
+    pools = (syn_pool, lst_pool)
+    tev = group_events(events)
+    agreed = 0
+    for c in conns:
+        problems = []
+        mapped = {}
+        for side, loc, rem in (("client", c.client, c.server),
+                               ("server", c.server, c.client)):
+            seq, err = _map_endpoint(seqs.get((loc, rem), []), loc, rem,
+                                     side == "client", pools, tw)
+            if err:
+                problems.append("%s: %s" % (side, err))
+            mapped[side] = seq or []
+        for ns in c.observers:
+            evs = tev.get((ns, c.client, c.server), [])
+            for side in ("client", "server"):
+                mine = [e for e in evs if e["side"] == side]
+                if not sequences_agree(mapped[side], mine):
+                    problems.append(
+                        "netns %d %s: kernel %s | tcpstate %s" % (
+                            ns, side, fmt_seq(mapped[side]),
+                            fmt_seq((e["old"], e["new"]) for e in mine)))
+        c.detail = "; ".join(problems) or None
+        agreed += c.detail is None
+    return agreed, len(conns) - agreed
+
+
+# --------------------------------------------------------------------------
+# The summary table.
+
+class Table:
+    def __init__(self, title):
+        self.title, self.rows = title, []
+
+    def add(self, name, n, agreed, disagreed):
+        self.rows.append((name, n, agreed, disagreed))
+
+    def failed(self):
+        return any(r[3] or r[2] != r[1] for r in self.rows)
+
+    def render(self):
+        w = max([len("scenario")] + [len(r[0]) for r in self.rows])
+        lines = ["%s (kernel %s)" % (self.title, os.uname().release),
+                 "%-*s  %11s  %6s  %9s  %7s" % (w, "scenario", "connections",
+                                               "agreed", "disagreed",
+                                               "percent")]
+        tot = [0, 0, 0]
+        for name, n, a, d in self.rows:
+            lines.append("%-*s  %11d  %6d  %9d  %6.1f%%" % (
+                w, name, n, a, d, 100.0 * a / n if n else 100.0))
+            tot = [tot[0] + n, tot[1] + a, tot[2] + d]
+        lines.append("%-*s  %11d  %6d  %9d  %6.1f%%" % (
+            w, "total", tot[0], tot[1], tot[2],
+            100.0 * tot[1] / tot[0] if tot[0] else 100.0))
+        return "\n".join(lines)
+
+    def print(self):
+        print("\n" + self.render(), flush=True)
+        summary = os.environ.get("TCPSTATE_TRUTH_SUMMARY",
+                                 "/tmp/tcpstate-truth-summary.txt")
+        with open(summary, "a") as f:
+            f.write(self.render() + "\n\n")
+
+
+def settle(pred, timeout=20.0, interval=0.05):
+    """Wait until pred() is true (or the timeout passes); return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(interval)
