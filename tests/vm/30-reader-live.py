@@ -6,9 +6,11 @@
 # -n 4, and a filter that matches nothing), then IPv6 over loopback with
 # -6/--host, --all versus from-now, list and stats, and the end of the
 # stream when the module goes away.
+import atexit
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +24,7 @@ TOOL = os.path.join(ROOT, "tools", "tcpstate")
 TMP = "/tmp/tcpstate-reader-%d" % os.getpid()
 PPOLL = 271			# x86_64 syscall number: the reader is waiting
 os.makedirs(TMP, exist_ok=True)
+atexit.register(shutil.rmtree, TMP, True)
 
 if not os.access(TOOL, os.X_OK):
     fail("%s is not built (make tools)" % TOOL)

@@ -26,6 +26,22 @@ for cmd in "" list stats; do
 	assert_eq "$(wc -c <"$T/out")" 0 "stdout of 'tcpstate $cmd' without the module"
 done
 
+# Permission denied: status 3.  (The module's files are 0444, so the
+# refusal is staged with --proc and a file only root may read.)
+need setpriv
+mkdir -p "$T/p"
+cp "$TOOL" "$T/p/tcpstate"
+: >"$T/p/tcpstate_events"
+chmod 600 "$T/p/tcpstate_events"
+chmod 755 "$T" "$T/p" "$T/p/tcpstate"
+set +e
+setpriv --reuid=65534 --regid=65534 --clear-groups \
+	"$T/p/tcpstate" --proc "$T/p" >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+assert_eq "$rc" 3 "status of tcpstate on an unreadable events file"
+assert_grep "Permission denied" "$T/err"
+
 # Usage errors: status 1, said on stderr.
 for args in "--port 70000" "--state bogus" "--side both" "--host 10.0.0.0/33" \
 	"-n 0" "--ts=utc" "frob" "stats --port 80" "list --ladder" "--json --ladder"; do
