@@ -65,6 +65,15 @@
  */
 #define TCPSTATE_EVENT_LINE_MAX	384
 
+/*
+ * How long rmmod waits for the open readers to reach end of file.  A read
+ * that starts after /proc/tcpstate_events is gone gets -EIO from procfs,
+ * not 0, so a reader that is draining the last events (the flows' unload
+ * transitions) when rmmod comes is given this long to come back for its
+ * end of file.  Readers that do not read at all only delay rmmod by it.
+ */
+#define TCPSTATE_EVENT_EOF_GRACE	(2 * HZ)
+
 /* "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535" and its NUL */
 #define TCPSTATE_EVENT_ADDR_LEN	48
 
@@ -91,6 +100,7 @@ struct tcpstate_event_reader {
 	u32 netns;			/* the opener's network namespace */
 	bool all;			/* sees every namespace */
 	bool listed;			/* opened for reading */
+	bool eof;			/* was given end of file at unload */
 	char line[TCPSTATE_EVENT_LINE_MAX];
 };
 
@@ -113,6 +123,7 @@ static struct {
 static DEFINE_PER_CPU(u64, tcpstate_event_overwritten);
 
 static DECLARE_WAIT_QUEUE_HEAD(readers_wait);
+static DECLARE_WAIT_QUEUE_HEAD(readers_gone);
 static DEFINE_SPINLOCK(readers_lock);
 static LIST_HEAD(readers);
 
@@ -345,6 +356,18 @@ static void readers_commit(struct tcpstate_event_reader *r)
 	spin_unlock(&readers_lock);
 }
 
+static bool readers_at_eof(void)
+{
+	struct tcpstate_event_reader *it;
+	bool all = true;
+
+	spin_lock(&readers_lock);
+	list_for_each_entry(it, &readers, node)
+		all = all && it->eof;
+	spin_unlock(&readers_lock);
+	return all;
+}
+
 static bool reader_woken(struct tcpstate_event_reader *r)
 {
 	return slot_read(r->cursor, NULL) != TCPSTATE_EVENT_NONE ||
@@ -386,6 +409,7 @@ static int events_release(struct inode *inode, struct file *file)
 		list_del(&r->node);
 		spin_unlock(&readers_lock);
 		readers_commit(NULL);
+		wake_up(&readers_gone);
 	}
 	mutex_destroy(&r->lock);
 	kfree(r);
@@ -428,8 +452,15 @@ static ssize_t events_read(struct file *file, char __user *buf, size_t count,
 			r->cursor = r->next;
 			continue;
 		}
-		if (done || READ_ONCE(ring.shutdown))
+		if (done)
 			break;
+		if (READ_ONCE(ring.shutdown)) {
+			spin_lock(&readers_lock);
+			r->eof = true;
+			spin_unlock(&readers_lock);
+			wake_up(&readers_gone);
+			break;
+		}
 		if (file->f_flags & O_NONBLOCK) {
 			ret = -EAGAIN;
 			break;
@@ -539,13 +570,16 @@ err_proc:
 
 /*
  * The caller has stopped emitting.  Readers blocked in read() or poll()
- * wake up, drain what is left and get end of file; proc_remove() waits for
- * every file operation in flight and releases the files still open.
+ * wake up, drain what is left and get end of file; we give them up to
+ * TCPSTATE_EVENT_EOF_GRACE to do so.  proc_remove() then waits for every
+ * file operation in flight and releases the files still open.
  */
 void tcpstate_event_exit(void)
 {
 	WRITE_ONCE(ring.shutdown, true);
 	wake_up_interruptible_all(&readers_wait);
+	wait_event_timeout(readers_gone, readers_at_eof(),
+			   TCPSTATE_EVENT_EOF_GRACE);
 	proc_remove(ring.pde);
 	irq_work_sync(&ring.wake_work);
 	kvfree(ring.slots);
