@@ -419,17 +419,19 @@ def main():
                     for tr in TRANSPORTS:
                         name = "%s %s" % (sname, tr[0])
                         mark = len(tail.poll())
+                        t0 = time.monotonic()
                         conns = fn(name, tr)
                         wait_quiet()
                         check(table, failures, name, conns, tail, mark,
-                              trace)
+                              trace, t0)
                         if fn is sc_simultaneous:
                             check_crossed(tail.events[mark:], conns, name)
                 mark = len(tail.poll())
+                t0 = time.monotonic()
                 conns = sc_mix("mix", TRANSPORTS, rng, MIX)
                 wait_quiet()
                 check(table, failures, "random mix (seed %d)" % SEED, conns,
-                      tail, mark, trace)
+                      tail, mark, trace, t0)
     finally:
         run("ip", "netns", "del", LO, check=False)
     for f in failures[:40]:
@@ -453,13 +455,14 @@ def check_crossed(events, conns, name):
                      % (name, truth.ep_str(c.client), side))
 
 
-def check(table, failures, name, conns, tail, mark, trace):
+def check(table, failures, name, conns, tail, mark, trace, t0):
     events = tail.poll()[mark:]
     tw = truth.timewait_sockets([LO, NSA, NSB])
     records = trace.take()
     agreed, disagreed = truth.compare(conns, records, events, tw)
     table.add(name, len(conns), agreed, disagreed)
-    info("%-40s %4d connections, %4d agreed" % (name, len(conns), agreed))
+    info("%-40s %4d connections, %4d agreed (%.1fs)" % (
+        name, len(conns), agreed, time.monotonic() - t0))
     for c in conns:
         if c.detail:
             failures.append("%s %s -> %s: %s" % (
