@@ -283,9 +283,8 @@ static bool tcpstate_flow_evict(struct tcpstate_bucket *home)
 				int class = tcpstate_flow_evict_class(f);
 				u32 idle = now - f->last;
 
-				if (class > best_class ||
-				    (class == best_class && best &&
-				     idle <= best_idle))
+				if (class >= 3 || class > best_class ||
+				    (class == best_class && idle <= best_idle))
 					continue;
 				best = f;
 				best_b = b;
@@ -646,10 +645,14 @@ unsigned int tcpstate_flow_entry_size(enum tcpstate_fam fam)
 	return kmem_cache_size(tcpstate_cache[fam]);
 }
 
-/* Buckets for @max flows: two flows a chain, at least 256, at most 2^20. */
+/*
+ * Buckets for the max_flows given at load: two flows a chain, at least
+ * 16 (so a tiny table is within one eviction scan), at most 2^20.  Raising
+ * max_flows later makes the chains longer, not the table wider.
+ */
 static unsigned int tcpstate_flow_buckets(unsigned int max)
 {
-	return roundup_pow_of_two(clamp(max / 2, 256U, 1U << 20));
+	return roundup_pow_of_two(clamp(max / 2, 16U, 1U << 20));
 }
 
 int tcpstate_flow_init(void)
