@@ -362,6 +362,7 @@ def with_sockets(ck, w, trace, inode):
     lst.close()
 
     # simultaneous open with a real connect()
+    ck.start()
     with netns(B):
         s = socket.socket()
         s.bind((me, 7100))
@@ -371,7 +372,6 @@ def with_sockets(ck, w, trace, inode):
         except BlockingIOError:
             pass
     f = Flow(w, 7100, 7101, me, peer)       # the kernel's end is the client
-    ck.start()
     syn = w.expect_reply(7100, 7101)
     x = syn.seq
     f.s("S", Y)                             # our SYN crosses the kernel's
@@ -387,7 +387,7 @@ def with_sockets(ck, w, trace, inode):
         ("server", "SYN_SENT", "SYN_RCVD", "S.", Y, x + 1),
         ("server", "SYN_RCVD", "ESTABLISHED", "S.", Y, x + 1),
         ("client", "SYN_RCVD", "ESTABLISHED", "S.", Y, x + 1)],
-        {"simultaneous_opens": 1}, extra_segments=1)
+        {"simultaneous_opens": 1}, extra_segments=2)
     time.sleep(0.3)
     est = run("ss", "-Htan", "state", "established", ns=B)
     recs = [r for r in trace.take() if r["sport"] == 7100]

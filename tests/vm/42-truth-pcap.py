@@ -11,7 +11,8 @@ copied into the repository):
     capture's addresses are not local there, so nothing answers and
     nothing is forwarded; the frames are rewritten with tcprewrite to the
     receiving veth's MAC address and without VLAN tags, or the stack would
-    drop them as for another host before the hook);
+    drop them as for another host before the hook; tcpreplay is pinned to
+    one CPU so that the two CPUs' backlogs cannot reorder the frames);
 and the two must give the same events, flow by flow and in order (id, ts
 and netns aside).  Both run with 2MSL = 600 s so that no TIME_WAIT timer
 fires during a replay that takes a second for what took the capture
@@ -103,6 +104,9 @@ def checkable(block):
 
 
 def main():
+    # veth hands each frame to the backlog of the sending CPU: tcpreplay
+    # must stay on one CPU or two backlogs could reorder the capture.
+    os.sched_setaffinity(0, {0})
     if not os.path.isdir(PCAPS):
         info("SKIP: %s absent: real captures not checked" % PCAPS)
         return
