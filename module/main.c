@@ -200,15 +200,19 @@ static int __init tcpstate_init(void)
 	if (!tcpstate_max_flows.val)
 		tcpstate_max_flows.val = tcpstate_default_max_flows();
 
-	err = tcpstate_stats_init();
-	if (err)
-		goto err_stats;
+	/*
+	 * The ring before the table (flows report into it until the very
+	 * end), the table before the files that read it, the hooks last.
+	 */
 	err = tcpstate_event_init(tcpstate_param(&tcpstate_ring_size));
 	if (err)
 		goto err_event;
 	err = tcpstate_flow_init();
 	if (err)
 		goto err_flow;
+	err = tcpstate_stats_init();
+	if (err)
+		goto err_stats;
 	err = tcpstate_proc_init();
 	if (err)
 		goto err_proc;
@@ -223,12 +227,12 @@ static int __init tcpstate_init(void)
 err_hook:
 	tcpstate_proc_exit();
 err_proc:
+	tcpstate_stats_exit();
+err_stats:
 	tcpstate_flow_exit();
 err_flow:
 	tcpstate_event_exit();
 err_event:
-	tcpstate_stats_exit();
-err_stats:
 	pr_err("cannot load: %d\n", err);
 	return err;
 }
@@ -237,11 +241,12 @@ static void __exit tcpstate_exit(void)
 {
 	/* Hooks first: each namespace's flows end with reason=unload. */
 	tcpstate_hook_exit();
+	/* proc_remove() waits for readers still inside the files. */
 	tcpstate_proc_exit();
-	tcpstate_flow_exit();
-	/* Readers blocked on the event stream get end-of-file here. */
-	tcpstate_event_exit();
 	tcpstate_stats_exit();
+	tcpstate_flow_exit();
+	/* Readers blocked on the event stream drain and get end-of-file. */
+	tcpstate_event_exit();
 	kfree(rcu_dereference_protected(tcpstate_ports, true));
 }
 

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Unload under load, five times over: iperf3 streams run between two
-# namespaces (and over loopback) the whole time, /proc/tcpstate is read
-# in a loop, and a reader is blocked in read() on /proc/tcpstate_events
-# when rmmod comes.  Each time the reader must drain, see the live flows
+# namespaces (and over loopback) the whole time, /proc/tcpstate and
+# /proc/tcpstate_stats are read in a loop, and a reader is blocked in
+# read() on /proc/tcpstate_events when rmmod comes.  Each time the reader must drain, see the live flows
 # end with reason=unload and get end-of-file; the streams must never
 # notice; the kernel log must stay clean (the runner checks it) and the
 # flow caches must be gone.
@@ -42,7 +42,7 @@ c = socket.create_connection(("127.0.0.1", 5202)); c.close()' || true
 
 	cat /proc/tcpstate_events >"$T/ev.$i" &
 	reader=$!
-	(while cat /proc/tcpstate >/dev/null 2>&1; do :; done) &
+	(while cat /proc/tcpstate /proc/tcpstate_stats >/dev/null 2>&1; do :; done) &
 	looper=$!
 	wait_until 20 test -s "$T/ev.$i"
 	sleep 0.5

@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# Hand-made packets (scapy, sent from namespace pa onto the veth, so only
+# namespace pb's hooks see them): an IPv6 SYN behind hop-by-hop and
+# destination-options headers is parsed like any SYN; non-first IPv4 and
+# IPv6 fragments are ignored and counted; a TCP header longer than its
+# datagram is counted as a bad length and changes nothing; a first segment
+# with SYN+FIN opens no flow.
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import *  # noqa: E402,F401,F403
+
+SEND = r"""
+import sys
+from scapy.all import (Ether, IP, IPv6, IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt,
+                       IPv6ExtHdrFragment, TCP, Raw, fragment, fragment6, sendp)
+dst = sys.argv[1]
+eth = Ether(dst=dst)
+pkts = []
+# 1. IPv6 SYN behind two extension headers.
+pkts.append(eth / IPv6(src="fd99::1", dst="fd99::2") / IPv6ExtHdrHopByHop() /
+            IPv6ExtHdrDestOpt() /
+            TCP(sport=1111, dport=2222, flags="S", seq=1000,
+                options=[("MSS", 1460), ("WScale", 7)]))
+# 2. IPv4 SYN with 3000 bytes of data in three fragments.
+syn4 = IP(src="10.99.0.1", dst="10.99.0.2") / TCP(sport=3333, dport=4444,
+          flags="S", seq=5000) / Raw(b"x" * 3000)
+pkts += [eth / f for f in fragment(syn4, fragsize=1200)]
+# 3. IPv6 SYN with 3000 bytes of data in three fragments.
+syn6 = IPv6(src="fd99::1", dst="fd99::2") / IPv6ExtHdrFragment() / TCP(
+    sport=5555, dport=6666, flags="S", seq=7000) / Raw(b"y" * 3000)
+pkts += [eth / f for f in fragment6(syn6, 1280)]
+# 4. A TCP header claiming 60 bytes in a datagram with room for 20.
+bad = IP(src="10.99.0.1", dst="10.99.0.2") / TCP(sport=7777, dport=8888,
+         flags="S", seq=9000, dataofs=15)
+bad = IP(bytes(bad)[:40])
+pkts.append(eth / bad)
+# 5. SYN+FIN: no flow.
+pkts.append(eth / IP(src="10.99.0.1", dst="10.99.0.2") /
+            TCP(sport=9999, dport=1010, flags="SF", seq=1))
+sendp(pkts, iface="veth-pa", verbose=False)
+print(len(pkts))
+"""
+
+
+def ino(ns):
+    return str(os.stat("/run/netns/" + ns).st_ino)
+
+
+with NetnsPair("pa", "pb"), Module(), EventTail() as tail:
+    pb = ino("pb")
+    mac = run("cat", "/sys/class/net/veth-pb/address", ns="pb").strip()
+    st0 = read_stats()
+    p = subprocess.run(["ip", "netns", "exec", "pa", "/usr/bin/python3", "-c",
+                        SEND, mac], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    if p.returncode:
+        fail("scapy sender failed: " + p.stdout)
+    info("sent %s frames" % p.stdout.strip().splitlines()[-1])
+
+    # 1: the extension headers were skipped: SYN, then pb's RST/ACK.
+    def v6syn():
+        return [e for e in tail.poll() if e["netns"] == pb and
+                e["client"] == "[fd99::1]:1111"]
+    evs = wait_until(lambda: len(v6syn()) >= 2 and v6syn(),
+                     what="the IPv6 SYN behind extension headers")
+    got = [(e["side"], e["old"], e["new"], e["flags"], e["seq"], e["ack"])
+           for e in evs]
+    want = [("client", "CLOSED", "SYN_SENT", "S", "1000", "0"),
+            ("client", "SYN_SENT", "CLOSED", "R.", "0", "1001")]
+    if got != want:
+        fail("IPv6 SYN with extension headers: got %r, want %r" % (got, want))
+
+    # 2, 3: first fragments carry the SYN; the rest are counted.
+    def syn_of(client):
+        return [e for e in tail.poll() if e["netns"] == pb and
+                e["client"] == client and e["new"] == "SYN_SENT"]
+    wait_until(lambda: syn_of("10.99.0.1:3333"), what="the fragmented IPv4 SYN")
+    wait_until(lambda: syn_of("[fd99::1]:5555"), what="the fragmented IPv6 SYN")
+
+    def counted():
+        st = read_stats()
+        return st if st["fragments_ignored"] - st0["fragments_ignored"] >= 4 \
+            else None
+    st = wait_until(counted, what="4 non-first fragments counted")
+    if st["fragments_ignored"] - st0["fragments_ignored"] != 4:
+        fail("fragments_ignored grew by %d, want 4"
+             % (st["fragments_ignored"] - st0["fragments_ignored"]))
+
+    # 4: the bad header length.
+    if st["invalid_tcp_length"] - st0["invalid_tcp_length"] != 1:
+        fail("invalid_tcp_length grew by %d, want 1"
+             % (st["invalid_tcp_length"] - st0["invalid_tcp_length"]))
+    # 4, 5: neither opened a flow.
+    for port in (":7777", ":9999"):
+        if any(r["client"].endswith(port) or r["server"].endswith(port)
+               for r in read_table()):
+            fail("a flow was made for the segment from port %s" % port[1:])
+    if st["segments_without_flow"] <= st0["segments_without_flow"]:
+        fail("the SYN+FIN segment was not counted as without flow")
+    info("extension headers parsed; 4 fragments, 1 bad length counted")
