@@ -60,29 +60,29 @@ static const struct kernel_param_ops tcpstate_uparam_ops = {
 		.val = (def), .min = (lo), .max = (hi),			\
 	};								\
 	module_param_cb(name, &tcpstate_uparam_ops, &tcpstate_##name, perm); \
-	MODULE_PARM_DESC(name, desc " (" #lo ".." #hi ", default " #def ")")
+	MODULE_PARM_DESC(name, desc " (" #lo ".." #hi ")")
 
 /* 0 here means "scaled to memory at load" (see tcpstate_init()). */
 TCPSTATE_UPARAM(max_flows, 0, 1, 16777216, 0644,
-		"most flows tracked at once; default scaled to memory");
+		"most flows tracked at once (default: RAM / 16 KiB, 1024..262144)");
 TCPSTATE_UPARAM(time_wait_ms, 60000, 1, 600000, 0644,
-		"2MSL: time an endpoint stays in TIME_WAIT, ms");
+		"2MSL: ms an endpoint stays in TIME_WAIT (default 60000)");
 TCPSTATE_UPARAM(linger_ms, 10000, 1, 3600000, 0644,
-		"time a finished flow stays listed, ms");
+		"ms a finished flow stays listed (default 10000)");
 TCPSTATE_UPARAM(ring_size, 8192, 16, 4194304, 0444,
-		"events the transition ring holds");
+		"events the transition ring holds (default 8192)");
 TCPSTATE_UPARAM(timeout_syn, 120, 1, 2592000, 0644,
-		"idle timeout in SYN_SENT/SYN_RCVD, s");
+		"idle s in SYN_SENT/SYN_RCVD (default 120)");
 TCPSTATE_UPARAM(timeout_established, 432000, 1, 2592000, 0644,
-		"idle timeout in ESTABLISHED, s");
+		"idle s in ESTABLISHED (default 432000)");
 TCPSTATE_UPARAM(timeout_fin_wait, 120, 1, 2592000, 0644,
-		"idle timeout in FIN_WAIT_1/FIN_WAIT_2/CLOSING, s");
+		"idle s in FIN_WAIT_1/2, CLOSING (default 120)");
 TCPSTATE_UPARAM(timeout_close_wait, 60, 1, 2592000, 0644,
-		"idle timeout in CLOSE_WAIT, s");
+		"idle s in CLOSE_WAIT (default 60)");
 TCPSTATE_UPARAM(timeout_last_ack, 30, 1, 2592000, 0644,
-		"idle timeout in LAST_ACK, s");
+		"idle s in LAST_ACK (default 30)");
 TCPSTATE_UPARAM(timeout_close, 10, 1, 2592000, 0644,
-		"idle timeout of a flow not yet started (CLOSED/LISTEN), s");
+		"idle s of a flow not yet started (default 10)");
 
 bool tcpstate_ipv6 = true;
 

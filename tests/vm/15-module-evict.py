@@ -6,7 +6,8 @@
 # counted; once every entry is an established flow, a new one cannot be
 # placed and is counted, and its traffic still flows.  Then idle expiry:
 # with timeout_established lowered to 1 s, the established flows expire
-# with reason=timer.
+# with reason=timer.  Finally linger: a finished flow stays listed for
+# linger_ms, then goes.
 import os
 import socket
 import sys
@@ -130,5 +131,29 @@ try:
         for c, a in kept:
             c.close()
             a.close()
+
+        # Linger: a finished flow stays listed for linger_ms, then goes.
+        write_param("time_wait_ms", 300)
+        write_param("linger_ms", 1500)
+        freed0 = read_stats()["flows_freed"]
+        cli, acc = connect(44000, 54000)
+        cli.close()
+        acc.recv(10)
+        acc.close()
+
+        def row():
+            return [r for r in rows() if r["server"].endswith(":44000")]
+        wait_until(lambda: row() and row()[0]["client_state"] == "CLOSED",
+                   what="the TIME_WAIT timer")
+        t0 = time.monotonic()
+        time.sleep(1.0)
+        if not row():
+            fail("a finished flow went before linger_ms")
+        wait_until(lambda: not row(), timeout=10, what="the flow to go")
+        dt = time.monotonic() - t0
+        if read_stats()["flows_freed"] <= freed0:
+            fail("flows_freed did not count the lingered flow")
+        info("finished flow listed for %.1f s after its timer (linger 1.5 s)"
+             % dt)
 finally:
     run("ip", "netns", "del", NS, check=False)
