@@ -137,6 +137,10 @@ static void tcpstate_hook_tcp(const struct sk_buff *skb, unsigned int thoff,
 		   tcpstate_hook_wscale(skb, thoff, doff) :
 		   TCPSTATE_WSCALE_NONE;
 
+	/*
+	 * A socket connected to itself (same address and port at both ends)
+	 * has one tuple end only: its segments all count as end 0.
+	 */
 	cmp = memcmp(&k->addr.v4[0], alen == 4 ? (void *)&k->addr.v4[1] :
 			(void *)&k->addr.v6[1], alen);
 	if (!cmp)
