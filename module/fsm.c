@@ -374,9 +374,13 @@ static void history_note(struct tcpstate_fsm *f, u8 side, u8 cls,
 	switch (cls) {
 	case C_SYN:
 		history_add(f, side, H_SYN);
+		if (s->len)	/* TCP Fast Open */
+			history_add(f, side, H_DATA);
 		break;
 	case C_SYNACK:
 		history_add(f, side, H_SYNACK);
+		if (s->len)
+			history_add(f, side, H_DATA);
 		break;
 	case C_ACK:
 		history_add(f, side, s->len ? H_DATA : H_ACK);
@@ -471,11 +475,14 @@ static u8 fsm_check(const struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 {
 	switch (cls) {
 	case C_SYNACK:
-		/* It must answer a SYN, and ack that SYN's ISN + 1. */
+		/*
+		 * It must answer a SYN, and ack that SYN's ISN + 1; with TCP
+		 * Fast Open, also the data the SYN carried, if it took it.
+		 */
 		if (rcv->state == TCPSTATE_CLOSED ||
 		    rcv->state == TCPSTATE_LISTEN)
 			return TCPSTATE_V_UNEXPECTED;
-		if (s->ack != rcv->isn + 1)
+		if (!seq_between(s->ack, rcv->isn + 1, rcv->nxt))
 			return TCPSTATE_V_BAD_ACK;
 		break;
 	case C_ACK:

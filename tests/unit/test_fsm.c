@@ -154,6 +154,24 @@ TEST(handshake_synack_must_ack_isn_plus_one)
 	CHECK_EQ(sstate(), TCPSTATE_LISTEN);
 }
 
+TEST(handshake_fast_open_synack_acks_the_syn_data)
+{
+	/* a SYN carrying 18 bytes: the SYN/ACK acks ISN + 1 + 18 if the
+	 * server took them, ISN + 1 if it did not; nothing else
+	 */
+	reset();
+	seg(0, "S", C_ISN, 0, 18);
+	CHECK_STR(seg(1, "S.", S_ISN, C_ISN + 1 + 19, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	CHECK_STR(seg(1, "S.", S_ISN, C_ISN + 1 + 18, 0),
+		  "server LISTEN>SYN_RCVD, client SYN_SENT>ESTABLISHED");
+	CHECK_STR(history(), "SDh");
+	reset();
+	seg(0, "S", C_ISN, 0, 18);
+	CHECK_STR(seg(1, "S.", S_ISN, C_ISN + 1, 0),
+		  "server LISTEN>SYN_RCVD, client SYN_SENT>ESTABLISHED");
+}
+
 TEST(handshake_third_ack_must_ack_server_isn_plus_one)
 {
 	reset();
