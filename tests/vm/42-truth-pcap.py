@@ -9,7 +9,7 @@ copied into the repository):
   - tcpreplay sends it, at top speed, from namespace "pr" over a veth pair
     into namespace "pm", where the module sees it at PRE_ROUTING (the
     capture's addresses are not local there, so nothing answers and
-    nothing is forwarded; the frames are rewritten with tcprewrite to the
+    nothing is forwarded; the frames are rewritten byte for byte to the
     receiving veth's MAC address and without VLAN tags, or the stack would
     drop them as for another host before the hook; tcpreplay is pinned to
     one CPU so that the two CPUs' backlogs cannot reorder the frames);
@@ -26,6 +26,7 @@ to tests/pcap/run.  Skips only when the shared directory is absent.
 """
 import importlib.machinery
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -67,12 +68,38 @@ def tool_events(path):
             for line in p.stdout.splitlines() if line.startswith("id=")]
 
 
+def ether_rewrite(path, dmac, out):
+    """Copy the Ethernet frames of PATH to OUT (pcap) byte for byte, but
+    for the destination MAC (set to DMAC, or the stack drops them as for
+    another host before the hook) and 802.1Q/802.1ad tags (removed).  Not
+    tcprewrite: it rewrites the IP length of a frame with Ethernet padding
+    to cover the padding, which turns a pure ACK into 6 bytes of data."""
+    from scapy.utils import RawPcapReader, RawPcapNgReader
+    with open(path, "rb") as fh:
+        ng = fh.read(4) == b"\x0a\x0d\x0d\x0a"
+    reader = (RawPcapNgReader if ng else RawPcapReader)(path)
+    if not ng and reader.linktype != 1:
+        fail("%s: link type %d, not Ethernet" % (path, reader.linktype))
+    mac = bytes.fromhex(dmac.replace(":", ""))
+    with open(out, "wb") as w:
+        w.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for i, (data, _meta) in enumerate(reader):
+            f = bytearray(data)
+            while len(f) >= 18 and bytes(f[12:14]) in (b"\x81\x00",
+                                                        b"\x88\xa8"):
+                del f[12:16]
+            f[0:6] = mac
+            w.write(struct.pack("<IIII", i // 1000000, i % 1000000,
+                                len(f), len(f)))
+            w.write(f)
+    reader.close()
+
+
 def module_replay(path, dmac, tmp, inode):
     """Replay PATH into pm with the module loaded; return (events lines,
     table text) of pm's namespace."""
     fixed = os.path.join(tmp, "replay.pcap")
-    run("tcprewrite", "--enet-dmac=" + dmac, "--enet-vlan=del",
-        "--infile=" + path, "--outfile=" + fixed)
+    ether_rewrite(path, dmac, fixed)
     with Module(ring_size=262144, time_wait_ms=TW_MS), EventTail() as tail:
         run("tcpreplay", "-q", "-t", "-i", "veth-pr", fixed, ns="pr")
         # the veth's backlog drains asynchronously: wait until quiet
@@ -110,7 +137,7 @@ def main():
     if not os.path.isdir(PCAPS):
         info("SKIP: %s absent: real captures not checked" % PCAPS)
         return
-    for t in ("tcpreplay", "tcprewrite"):
+    for t in ("tcpreplay",):
         if not subprocess.run(["which", t], stdout=subprocess.DEVNULL
                               ).returncode == 0:
             fail("required tool %s not found" % t)
