@@ -52,11 +52,11 @@ addresses that are unique while it runs.  Before comparing:
     never leaves CLOSED).  Nothing to map; listed for completeness.
  K8 One segment, two kernel steps: a FIN that also acks our FIN is
     processed by the kernel as the ACK (FIN_WAIT_1 -> FIN_WAIT_2) and
-    then the FIN (FIN_WAIT_2 -> TIME_WAIT); a FIN that completes a
-    handshake as SYN_RECV -> ESTABLISHED -> CLOSE_WAIT.  tcpstate, like
-    RFC 793's diagram, makes one step (FIN_WAIT_1 -> TIME_WAIT,
-    SYN_RCVD -> CLOSE_WAIT).  The kernel's pair matches tcpstate's single
-    step only if tcpstate's event was caused by a segment with F and ACK.
+    then the FIN (FIN_WAIT_2 -> TIME_WAIT).  tcpstate, like RFC 793's
+    diagram, makes one step (FIN_WAIT_1 -> TIME_WAIT).  The kernel's pair
+    matches tcpstate's single step only if tcpstate's event was caused by
+    a segment with F and ACK.  (A FIN that completes a handshake is two
+    steps in both: SYN_RCVD -> ESTABLISHED -> CLOSE_WAIT.)
  K9 Observation point in a simultaneous close: an observer next to one
     end sees that end's FIN reach the far end before the far end's own
     FIN (sent before ours arrived) comes back, so tcpstate first takes the
@@ -279,8 +279,6 @@ def _map_endpoint(recs, loc, rem, client, pools, tw):
 _ONE_SEGMENT = {
     ("FIN_WAIT_1", "TIME_WAIT"): [("FIN_WAIT_1", "FIN_WAIT_2"),
                                   ("FIN_WAIT_2", "TIME_WAIT")],
-    ("SYN_RCVD", "CLOSE_WAIT"): [("SYN_RCVD", "ESTABLISHED"),
-                                 ("ESTABLISHED", "CLOSE_WAIT")],
 }
 _SIMCLOSE_T = [("ESTABLISHED", "CLOSE_WAIT"), ("CLOSE_WAIT", "CLOSING")]
 _SIMCLOSE_K = [("ESTABLISHED", "FIN_WAIT_1"), ("FIN_WAIT_1", "CLOSING")]
