@@ -35,6 +35,11 @@ FUZZ_FLAGS := -std=gnu11 -g -O1 -Imodule -Itools \
 all: module tools
 
 module:
+	@if [ ! -d "$(KDIR)" ]; then \
+		echo "tcpstate: no kernel headers in $(KDIR):" \
+		     "install linux-headers-$(KVER), or pass KDIR=" >&2; \
+		exit 1; \
+	fi
 	$(MAKE) -C $(KDIR) M=$(CURDIR) WERROR=$(WERROR) modules
 
 tools: $(TOOLS)
@@ -80,7 +85,10 @@ bench: tools
 checkpatch:
 	scripts/checkpatch
 
+# Kbuild's own clean needs headers; the list below does not.
 clean:
 	-[ -d $(KDIR) ] && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -f module/*.o module/*.ko module/*.mod module/*.mod.c \
+		module/.*.cmd .*.cmd .*.o Module.symvers modules.order
 	rm -f $(TOOLS) $(UNIT) tests/fuzz/fuzz_fsm tests/fuzz/fuzz_event_parse
-	rm -rf build
+	rm -rf build tests/fuzz/corpus-*/
