@@ -10,7 +10,6 @@
 import errno
 import os
 import re
-import socket
 import sys
 import time
 
@@ -34,16 +33,8 @@ class Lines:
         self.lines = []
 
     def drain(self):
-        while True:
-            try:
-                chunk = os.read(self.fd, 65536)
-            except BlockingIOError:
-                return self.lines
-            if not chunk:
-                fail("end of file while the module is loaded")
-            if not chunk.endswith(b"\n"):
-                fail("read returned a partial line: %r" % chunk[-80:])
-            self.lines += chunk.decode().splitlines()
+        self.lines += read_lines(self.fd)
+        return self.lines
 
     def events(self):
         return [parse_event(line) for line in self.drain()]
@@ -52,48 +43,20 @@ class Lines:
         return wait_until(lambda: pred(self.events()), timeout, what=what)
 
 
-def exchange(mk_cli, mk_srv, server, port, family):
-    """One connection, client closes first; returns the client's port."""
-    srv = mk_srv(family)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((server, port))
-    srv.listen()
-    cli = mk_cli(family)
-    cli.settimeout(10)
-    cli.connect((server, port))
-    conn, _ = srv.accept()
-    conn.settimeout(10)
-    cport = cli.getsockname()[1]
-    cli.sendall(b"x")
-    conn.recv(1)
-    cli.close()
-    if conn.recv(1) != b"":
-        fail("no FIN from the client")
-    conn.close()
-    srv.close()
-    return cport
-
-
 def closed(evs, client):
     return any(e["client"] == client and e["side"] == "server" and
                e["new"] == "CLOSED" for e in evs)
 
 
-def ns_ino(name):
-    return os.stat("/run/netns/" + name).st_ino
-
-
-init_ino = os.stat("/proc/self/ns/net").st_ino
+init_ino = netns_inode()
 
 with Module(time_wait_ms=2000, linger_ms=60000), \
         NetnsPair("fa", "fb") as net:
     rd = Lines()
     t0 = time.time_ns()
-    p4 = exchange(socket.socket, socket.socket, "127.0.0.1", 7201,
-                  socket.AF_INET)
+    p4 = connect_once("127.0.0.1", 7201, data=b"x")
     c4, s4 = "127.0.0.1:%d" % p4, "127.0.0.1:7201"
-    p6 = exchange(lambda f: net.socket("fa", f), lambda f: net.socket("fb", f),
-                  net.addr6["fb"], 7202, socket.AF_INET6)
+    p6 = connect_once(net.addr6["fb"], 7202, "fa", "fb", data=b"x")
     c6 = "[%s]:%d" % (net.addr6["fa"], p6)
     s6 = "[%s]:7202" % net.addr6["fb"]
     rd.wait(lambda evs: closed(evs, c4) and
@@ -125,7 +88,8 @@ with Module(time_wait_ms=2000, linger_ms=60000), \
         else:
             ok = (e["family"] == "ipv6" and e["client"] == c6 and
                   e["server"] == s6 and
-                  e["netns"] in (str(ns_ino("fa")), str(ns_ino("fb"))))
+                  e["netns"] in (str(netns_inode("fa")),
+                                 str(netns_inode("fb"))))
         if not ok:
             fail("netns/family/client/server do not match the sockets: "
                  + line)
@@ -137,8 +101,8 @@ with Module(time_wait_ms=2000, linger_ms=60000), \
     # Each flow, in each namespace that saw it, carries the handshake's
     # numbers: the SYN (x, ack 0), the SYN/ACK (y, ack x+1) that puts the
     # server in SYN_RCVD, and the final ACK (x+1, ack y+1).
-    for client, netns in ((c4, init_ino), (c6, ns_ino("fa")),
-                          (c6, ns_ino("fb"))):
+    for client, netns in ((c4, init_ino), (c6, netns_inode("fa")),
+                          (c6, netns_inode("fb"))):
         mine = [e for e in evs if e["client"] == client and
                 e["netns"] == str(netns)]
         syn = [e for e in mine if e["side"] == "client" and

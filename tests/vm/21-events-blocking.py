@@ -9,7 +9,6 @@
 import errno
 import os
 import select
-import socket
 import sys
 import threading
 import time
@@ -23,32 +22,7 @@ PORT = 7211
 
 def exchange():
     """One loopback connection, client closes first; the client's port."""
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", PORT))
-    srv.listen()
-    cli = socket.create_connection(("127.0.0.1", PORT), timeout=10)
-    conn, _ = srv.accept()
-    conn.settimeout(10)
-    cport = cli.getsockname()[1]
-    cli.close()
-    conn.recv(1)
-    conn.close()
-    srv.close()
-    return cport
-
-
-def read_all(fd, bufsize=65536):
-    """Everything readable now from a non-blocking fd, as text."""
-    out = b""
-    while True:
-        try:
-            chunk = os.read(fd, bufsize)
-        except BlockingIOError:
-            return out.decode()
-        if not chunk.endswith(b"\n"):
-            fail("partial line from read(%d): %r" % (bufsize, chunk[-80:]))
-        out += chunk
+    return connect_once("127.0.0.1", PORT)
 
 
 def errno_of(fn):
@@ -79,7 +53,7 @@ def settle(fd, cport):
     text = [""]
 
     def done():
-        text[0] += read_all(fd)
+        text[0] += read_text(fd)
         return ("client=127.0.0.1:%d " % cport in text[0] and
                 "side=server old=LAST_ACK new=CLOSED" in text[0])
     wait_until(done, 15, what="the connection's last event")
@@ -111,7 +85,7 @@ with Module():
 
     # 2. O_NONBLOCK: EAGAIN when drained, data after a connection.
     nfd = os.open(EVENTS, os.O_RDONLY | os.O_NONBLOCK)
-    backlog = read_all(nfd)
+    backlog = read_text(nfd)
     if backlog.count("\n") < 9:
         fail("a new reader got %d old lines, want at least 9"
              % backlog.count("\n"))
@@ -149,7 +123,7 @@ with Module():
     # 4. Whole lines: a buffer too small for the next line gets EINVAL
     #    and the line stays; a buffer of exactly one line gets that line.
     wfd = os.open(EVENTS, os.O_RDONLY | os.O_NONBLOCK)
-    whole = read_all(wfd)
+    whole = read_text(wfd)
     lines = whole.splitlines(keepends=True)
     os.lseek(wfd, 0, os.SEEK_SET)
     for small in (1, 16, len(lines[0]) - 1):
@@ -165,7 +139,7 @@ with Module():
         fail("a buffer for 1.9 lines gave %r, want the one line %r"
              % (two, lines[1]))
     # Odd buffer sizes all the way: only whole lines, none lost or doubled.
-    rest = read_all(wfd, 333)
+    rest = read_text(wfd, 333)
     if lines[0] + lines[1] + rest != whole:
         fail("reading with a 333-byte buffer changed the stream")
     info("%d lines, longest %d bytes, whole with every buffer size"

@@ -7,7 +7,6 @@
 # at the oldest buffered event; lseek(fd, 0, SEEK_END) starts from now and
 # lseek(fd, 0, SEEK_SET) goes back to the oldest.
 import os
-import socket
 import sys
 import threading
 
@@ -21,29 +20,7 @@ CONNS = 20
 
 
 def exchange(srv, cport=0):
-    cli = socket.create_connection(("127.0.0.1", PORT), timeout=10,
-                                   source_address=("127.0.0.1", cport))
-    conn, _ = srv.accept()
-    conn.settimeout(10)
-    cport = cli.getsockname()[1]
-    cli.sendall(b"x")
-    conn.recv(1)
-    cli.close()
-    conn.recv(1)
-    conn.close()
-    return cport
-
-
-def read_all(fd):
-    out = b""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            return out.decode().splitlines()
-        if not chunk.endswith(b"\n"):
-            fail("partial line: %r" % chunk[-80:])
-        out += chunk
+    return client_first_close(srv, data=b"x", cport=cport)
 
 
 def ids(lines):
@@ -80,10 +57,7 @@ class Blocked:
 
 
 with Module():
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", PORT))
-    srv.listen(64)
+    srv = listen_tcp("127.0.0.1", PORT, backlog=64)
 
     # Two readers asleep in read() from now on; connections run.
     fds = [os.open(EVENTS, os.O_RDONLY) for _ in range(2)]
@@ -112,7 +86,7 @@ with Module():
     # A reader opened now starts at the oldest buffered event (the ring
     # holds 8192: all of them).
     late = os.open(EVENTS, os.O_RDONLY | os.O_NONBLOCK)
-    old = read_all(late)
+    old = read_lines(late)
     if old != a:
         fail("a new reader got %d lines starting %r, want the %d above"
              % (len(old), old[:1], len(a)))
@@ -120,22 +94,22 @@ with Module():
     # SEEK_END: nothing old, then only what comes after.
     fresh = os.open(EVENTS, os.O_RDONLY | os.O_NONBLOCK)
     os.lseek(fresh, 0, os.SEEK_END)
-    if read_all(fresh):
+    if read_lines(fresh):
         fail("lseek(SEEK_END) still returns old events")
     cport = exchange(srv)
     now = wait_until(lambda: (lambda x: x if last_closed(x, cport) else None)(
-        read_all(fresh)), 15, what="the new connection's events")
+        read_lines(fresh)), 15, what="the new connection's events")
     if ids(now)[0] != got[-1] + 1 or \
             ids(now) != list(range(got[-1] + 1, got[-1] + 1 + len(now))):
         fail("after SEEK_END: ids %r, want %d onwards" % (ids(now), got[-1] + 1))
     if any("client=127.0.0.1:%d " % cport not in x for x in now):
         fail("after SEEK_END: events of other connections: %r" % now)
-    if read_all(late) != now:
+    if read_lines(late) != now:
         fail("the older reader did not get the same new events")
 
     # SEEK_SET 0: back to the oldest.
     os.lseek(fresh, 0, os.SEEK_SET)
-    again = read_all(fresh)
+    again = read_lines(fresh)
     if again != a + now:
         fail("after SEEK_SET 0: %d lines from id %r, want all %d from 1"
              % (len(again), ids(again[:1]), len(a) + len(now)))

@@ -9,7 +9,6 @@
 # without loss afterwards.  events_overwritten in the stats counts the
 # same N.  A reader that kept up loses nothing.
 import os
-import socket
 import sys
 import time
 
@@ -19,27 +18,6 @@ from lib import *  # noqa: E402,F403
 EVENTS = "/proc/tcpstate_events"
 PORT = 7231
 RING = 16
-
-
-def exchange(srv):
-    cli = socket.create_connection(("127.0.0.1", PORT), timeout=10)
-    conn, _ = srv.accept()
-    conn.settimeout(10)
-    cli.close()
-    conn.recv(1)
-    conn.close()
-
-
-def read_all(fd, bufsize=65536):
-    out = b""
-    while True:
-        try:
-            chunk = os.read(fd, bufsize)
-        except BlockingIOError:
-            return out.decode().splitlines()
-        if not chunk.endswith(b"\n"):
-            fail("partial line: %r" % chunk[-80:])
-        out += chunk
 
 
 def emitted():
@@ -68,13 +46,10 @@ with Module(ring_size=RING, time_wait_ms=600000, linger_ms=600000):
     size = int(open("/sys/module/tcpstate/parameters/ring_size").read())
     if size != RING:
         fail("ring_size reads %d, want %d" % (size, RING))
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", PORT))
-    srv.listen(64)
+    srv = listen_tcp("127.0.0.1", PORT, backlog=64)
 
     # Some history first, fewer events than the ring holds.
-    exchange(srv)
+    client_first_close(srv)
     e0 = settle()
     if not 0 < e0 < RING:
         fail("one connection made %d events; the test needs 1..%d"
@@ -88,23 +63,23 @@ with Module(ring_size=RING, time_wait_ms=600000, linger_ms=600000):
     kept = []
     conns = 0
     while emitted() - e0 <= 4 * RING:
-        exchange(srv)
+        client_first_close(srv)
         conns += 1
-        kept += read_all(keep)
+        kept += read_lines(keep)
     e1 = settle()
-    kept += read_all(keep)
+    kept += read_lines(keep)
     info("%d connections: ids %d..%d, ring of %d" % (conns, e0 + 1, e1, RING))
 
     # What a fresh reader sees: exactly the newest RING events.
     fresh = os.open(EVENTS, os.O_RDONLY | os.O_NONBLOCK)
-    newest = read_all(fresh)
+    newest = read_lines(fresh)
     if ids(newest) != list(range(e1 - RING + 1, e1 + 1)):
         fail("a fresh reader got ids %r, want %d..%d"
              % (ids(newest), e1 - RING + 1, e1))
 
     # The laggard: one lost line for ids e0+1 .. e1-RING, then the same.
     # A small buffer on purpose: the lost line is a whole line too.
-    got = read_all(lag, 200)
+    got = read_lines(lag, 200)
     want_lost = e1 - RING - e0
     head = parse_event(got[0])
     if list(head) != ["id", "ts", "lost"] or int(head["id"]) != e0 + 1 or \
@@ -130,9 +105,9 @@ with Module(ring_size=RING, time_wait_ms=600000, linger_ms=600000):
         fail("events_overwritten = %d, want %d" % (over, want_lost))
 
     # The laggard carries on: the next connection arrives whole.
-    exchange(srv)
+    client_first_close(srv)
     e2 = settle()
-    more = read_all(lag)
+    more = read_lines(lag)
     if ids(more) != list(range(e1 + 1, e2 + 1)) or \
             any("lost=" in x for x in more):
         fail("after the gap the laggard got %r, want ids %d..%d"

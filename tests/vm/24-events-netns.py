@@ -10,7 +10,6 @@
 # CAP_NET_ADMIN but not in init_net); root in init_net without
 # CAP_NET_ADMIN (a separate process whose bounding set lacks it).
 import os
-import socket
 import subprocess
 import sys
 
@@ -40,32 +39,8 @@ for line in open("/proc/self/status"):
 """
 
 
-def exchange(mk, server, port, family=socket.AF_INET, mk_srv=None):
-    srv = (mk_srv or mk)(family)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((server, port))
-    srv.listen()
-    cli = mk(family)
-    cli.settimeout(10)
-    cli.connect((server, port))
-    conn, _ = srv.accept()
-    conn.settimeout(10)
-    cport = cli.getsockname()[1]
-    cli.close()
-    conn.recv(1)
-    conn.close()
-    srv.close()
-    return cport
-
-
 def read_all(fd):
-    out = b""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            return [parse_event(x) for x in out.decode().splitlines()]
-        out += chunk
+    return [parse_event(x) for x in read_lines(fd)]
 
 
 def ended(evs, cport):
@@ -74,10 +49,10 @@ def ended(evs, cport):
 
 
 need("setpriv")
-init = str(os.stat("/proc/self/ns/net").st_ino)
+init = str(netns_inode())
 
 with Module(time_wait_ms=600000), NetnsPair("na", "nb") as net:
-    ino = {ns: str(os.stat("/run/netns/" + ns).st_ino) for ns in ("na", "nb")}
+    ino = {ns: str(netns_inode(ns)) for ns in ("na", "nb")}
     ino["init"] = init
     fds = {"all": os.open(EVENTS, os.O_RDONLY | os.O_NONBLOCK)}
     for ns in ("na", "nb"):
@@ -90,10 +65,9 @@ with Module(time_wait_ms=600000), NetnsPair("na", "nb") as net:
     if child.stdout.readline().strip() != "ready":
         fail("the unprivileged reader did not start")
 
-    veth = exchange(lambda f: net.socket("na", f), net.addr4["nb"], 7241,
-                    mk_srv=lambda f: net.socket("nb", f))
-    lo_na = exchange(lambda f: net.socket("na", f), "127.0.0.1", 7242)
-    lo_init = exchange(socket.socket, "127.0.0.1", 7243)
+    veth = connect_once(net.addr4["nb"], 7241, "na", "nb")
+    lo_na = connect_once("127.0.0.1", 7242, "na", "na")
+    lo_init = connect_once("127.0.0.1", 7243)
     wait_until(lambda: (lambda evs: len(ended(evs, veth)) == 2 and
                         ended(evs, lo_na) and ended(evs, lo_init))(
                             read_events()),

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -90,34 +89,6 @@ class Reader:
         return self.text()
 
 
-def netns_inode(ns):
-    with netns(ns):
-        return os.stat("/proc/self/ns/net").st_ino
-
-
-def client_first_close(net, a, b, port, family=socket.AF_INET):
-    """One connection from namespace A to B:PORT; the client closes first.
-    Returns the client's port."""
-    addr = (net.addr4 if family == socket.AF_INET else net.addr6)[b]
-    srv = net.socket(b, family)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((addr, port))
-    srv.listen()
-    cli = net.socket(a, family)
-    cli.connect((addr, port))
-    cport = cli.getsockname()[1]
-    conn, _ = srv.accept()
-    cli.sendall(b"hello")
-    if conn.recv(16) != b"hello":
-        fail("data did not arrive")
-    cli.close()
-    if conn.recv(16) != b"":
-        fail("the server did not see the client's FIN")
-    conn.close()
-    srv.close()
-    return cport
-
-
 # The transitions a client-first close must show in one namespace: the
 # handshake, each side's first closing step, the server's last ACK and the
 # client's 2MSL timer.  (Whether the server's ACK of the client's FIN
@@ -155,7 +126,7 @@ with NetnsPair("ra", "rb") as net, \
     nothing = Reader("--dport", "9", "-n", "1")
     both = Reader("--port", str(PORT))
 
-    cport = client_first_close(net, "ra", "rb", PORT)
+    cport = connect_once(net.addr4["rb"], PORT, "ra", "rb", data=b"hello")
     info("client port %d; namespaces a=%d b=%d" % (cport, ns_a, ns_b))
 
     # The client's TIME_WAIT -> CLOSED comes from the timer, 700 ms later.
@@ -291,7 +262,8 @@ with NetnsPair("ra", "rb") as net, \
     # IPv6 over the veth: -6 and --host with a prefix pick it, -4 does not.
     v6 = Reader(A, "-6", "--host", "fd99::/64")
     v4only = Reader(A, "-4", "-n", "1")
-    cport6 = client_first_close(net, "ra", "rb", PORT + 1, socket.AF_INET6)
+    cport6 = connect_once(net.addr6["rb"], PORT + 1, "ra", "rb",
+                          data=b"hello")
     wait_until(lambda: "timer" in v6.text(), timeout=10,
                what="the IPv6 flow's timer transition")
     for rx in expected(cport6, PORT + 1, "[fd99::2]", "[fd99::1]"):

@@ -38,7 +38,9 @@ CLONE_NEWNET = 0x40000000
 __all__ = ["ROOT", "KVER", "KO", "TestFailure", "fail", "info", "run",
            "wait_until", "need", "NetnsPair", "netns", "Module",
            "module_loaded", "read_table", "read_stats", "parse_event",
-           "read_events", "EventTail", "SockTrace"]
+           "read_events", "read_text", "read_lines", "netns_inode",
+           "tcp_socket", "listen_tcp", "client_first_close", "connect_once",
+           "EventTail", "SockTrace"]
 
 
 class TestFailure(Exception):
@@ -160,6 +162,67 @@ class NetnsPair:
             return socket.socket(family, type)
 
 
+def netns_inode(name=None):
+    """The inode of network namespace NAME (default: this process's)."""
+    return os.stat("/run/netns/" + name if name else
+                   "/proc/self/ns/net").st_ino
+
+
+def tcp_socket(ns=None, family=socket.AF_INET):
+    """A TCP socket in namespace NS (default: this process's)."""
+    if ns is None:
+        return socket.socket(family, socket.SOCK_STREAM)
+    with netns(ns):
+        return socket.socket(family, socket.SOCK_STREAM)
+
+
+def listen_tcp(addr, port, ns=None, backlog=None):
+    """A TCP socket listening on ADDR:PORT with SO_REUSEADDR, in namespace
+    NS; IPv6 if ADDR has a colon."""
+    s = tcp_socket(ns, socket.AF_INET6 if ":" in addr else socket.AF_INET)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port))
+    if backlog is None:
+        s.listen()
+    else:
+        s.listen(backlog)
+    return s
+
+
+def client_first_close(srv, ns=None, data=b"", cport=0):
+    """One connection to the listening socket SRV from a client in
+    namespace NS (bound to port CPORT if not 0): the client sends DATA,
+    which must arrive, and closes first; the server must see its FIN and
+    closes too.  Returns the client's port."""
+    cli = tcp_socket(ns, srv.family)
+    cli.settimeout(10)
+    if cport:
+        cli.bind(("", cport))
+    cli.connect(srv.getsockname()[:2])
+    conn, _ = srv.accept()
+    conn.settimeout(10)
+    cport = cli.getsockname()[1]
+    if data:
+        cli.sendall(data)
+        if conn.recv(len(data)) != data:
+            fail("the server did not get the client's data")
+    cli.close()
+    if conn.recv(16) != b"":
+        fail("the server did not see the client's FIN")
+    conn.close()
+    return cport
+
+
+def connect_once(addr, port, client_ns=None, server_ns=None, data=b""):
+    """client_first_close() to a listener of its own on ADDR:PORT in
+    SERVER_NS, closed afterwards.  Returns the client's port."""
+    srv = listen_tcp(addr, port, server_ns)
+    try:
+        return client_first_close(srv, client_ns, data)
+    finally:
+        srv.close()
+
+
 def module_loaded():
     with open("/proc/modules") as f:
         return any(line.split()[0] == "tcpstate" for line in f)
@@ -246,6 +309,28 @@ def read_events(path="/proc/tcpstate_events"):
     finally:
         os.close(fd)
     return [parse_event(l) for l in data.decode().splitlines() if l.strip()]
+
+
+def read_text(fd, bufsize=65536):
+    """Everything readable now from a non-blocking FD, with reads of
+    BUFSIZE; each read must end on a whole line, and end-of-file (the
+    module is loaded) fails."""
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, bufsize)
+        except BlockingIOError:
+            return out.decode()
+        if not chunk:
+            fail("end of file while the module is loaded")
+        if not chunk.endswith(b"\n"):
+            fail("partial line from read(%d): %r" % (bufsize, chunk[-80:]))
+        out += chunk
+
+
+def read_lines(fd, bufsize=65536):
+    """read_text() as a list of lines."""
+    return read_text(fd, bufsize).splitlines()
 
 
 class EventTail:
