@@ -135,27 +135,28 @@ def recv_eof(s):
         fail("expected end-of-file")
 
 
+def close_first(f, tail, first, second):
+    """After the handshake, FIRST closes; once SECOND has read its FIN,
+    SECOND closes too."""
+    f.wait(tail, 4)
+    first.close()
+    recv_eof(second)
+    f.wait(tail, 7)             # the FIN's ACK came on its own
+    second.close()
+    f.wait(tail, 10)
+
+
 def sc_client_first(tr, f, tail):
     cli, acc = connect(tr, f)
     exchange(cli, acc, f)
-    f.wait(tail, 4)
-    cli.close()
-    recv_eof(acc)
-    f.wait(tail, 7)             # the FIN's ACK came on its own
-    acc.close()
-    f.wait(tail, 10)
+    close_first(f, tail, cli, acc)
     return HANDSHAKE + closing("client", "server")
 
 
 def sc_server_first(tr, f, tail):
     cli, acc = connect(tr, f)
     exchange(cli, acc, f)
-    f.wait(tail, 4)
-    acc.close()
-    recv_eof(cli)
-    f.wait(tail, 7)
-    cli.close()
-    f.wait(tail, 10)
+    close_first(f, tail, acc, cli)
     return HANDSHAKE + closing("server", "client")
 
 
@@ -248,12 +249,7 @@ def sc_bulk(tr, f, tail):
     if errors:
         fail("bulk transfer: %r" % errors)
     f.cdata = f.sdata = n
-    f.wait(tail, 4)
-    cli.close()
-    recv_eof(acc)
-    f.wait(tail, 7)
-    acc.close()
-    f.wait(tail, 10)
+    close_first(f, tail, cli, acc)
     return HANDSHAKE + closing("client", "server")
 
 
