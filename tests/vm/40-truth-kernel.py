@@ -82,15 +82,42 @@ def conn_of(name, tr, c, a):
                       observers(tr))
 
 
+def refused_conn(name, tr, c, port):
+    """The truth.Conn of client C to PORT, where nobody listens."""
+    cl = c.getsockname()
+    return truth.Conn(name, truth.ep(cl[0], cl[1]), truth.ep(tr[5], port),
+                      observers(tr))
+
+
+def bound_client(tr):
+    """A client socket bound to the next client port."""
+    _, fam, cns, caddr, _, _ = tr
+    c = sock(cns, fam)
+    c.bind((caddr, client_port()))
+    return c
+
+
 def open_pair(tr, lst, port, bind=False):
     """A connected (client, accepted server) pair."""
-    _, fam, cns, caddr, _, saddr = tr
-    c = sock(cns, fam)
-    if bind:
-        c.bind((caddr, client_port()))
-    c.connect((saddr, port))
+    c = bound_client(tr) if bind else sock(tr[2], tr[1])
+    c.connect((tr[5], port))
     a, _ = lst.accept()
     return c, a
+
+
+def pairs(name, tr, n, body):
+    """N connections to a listener of their own: body(i, c, a) runs on
+    each connected (client, accepted server) pair.  Returns their
+    truth.Conns."""
+    port = server_port()
+    lst = listener(tr, port)
+    conns = []
+    for i in range(n):
+        c, a = open_pair(tr, lst, port)
+        conns.append(conn_of(name, tr, c, a))
+        body(i, c, a)
+    lst.close()
+    return conns
 
 
 def drain(s, timeout=10.0):
@@ -111,40 +138,31 @@ def linger0(s):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
+def close_first(first, second):
+    """FIRST closes; SECOND reads to end-of-file, then closes too."""
+    first.close()
+    drain(second)
+    second.close()
+
+
 # ---------------------------------------------------------------- scenarios
 
 def sc_client_first(name, tr, n=3):
-    port = server_port()
-    lst = listener(tr, port)
-    conns = []
-    for _ in range(n):
-        c, a = open_pair(tr, lst, port)
-        conns.append(conn_of(name, tr, c, a))
+    def body(i, c, a):
         c.sendall(b"request")
         a.recv(100)
         a.sendall(b"response")
         c.recv(100)
-        c.close()
-        drain(a)
-        a.close()
-    lst.close()
-    return conns
+        close_first(c, a)
+    return pairs(name, tr, n, body)
 
 
 def sc_server_first(name, tr, n=3):
-    port = server_port()
-    lst = listener(tr, port)
-    conns = []
-    for _ in range(n):
-        c, a = open_pair(tr, lst, port)
-        conns.append(conn_of(name, tr, c, a))
+    def body(i, c, a):
         c.sendall(b"request")
         a.recv(100)
-        a.close()
-        drain(c)
-        c.close()
-    lst.close()
-    return conns
+        close_first(a, c)
+    return pairs(name, tr, n, body)
 
 
 def sc_simultaneous(name, tr, n=3):
@@ -155,28 +173,24 @@ def sc_simultaneous(name, tr, n=3):
     for ns in nss:
         run("tc", "qdisc", "add", "dev", dev or "veth-" + ns, "root",
             "netem", "delay", "100ms", ns=ns)
-    try:
-        port = server_port()
-        lst = listener(tr, port)
-        conns = []
-        for _ in range(n):
-            c, a = open_pair(tr, lst, port)
-            conns.append(conn_of(name, tr, c, a))
-            bar = threading.Barrier(2)
 
-            def fin(s):
-                bar.wait()
-                s.shutdown(socket.SHUT_WR)
-            th = [threading.Thread(target=fin, args=(s,)) for s in (c, a)]
-            for t in th:
-                t.start()
-            for t in th:
-                t.join()
-            drain(c)
-            drain(a)
-            c.close()
-            a.close()
-        lst.close()
+    def body(i, c, a):
+        bar = threading.Barrier(2)
+
+        def fin(s):
+            bar.wait()
+            s.shutdown(socket.SHUT_WR)
+        th = [threading.Thread(target=fin, args=(s,)) for s in (c, a)]
+        for t in th:
+            t.start()
+        for t in th:
+            t.join()
+        drain(c)
+        drain(a)
+        c.close()
+        a.close()
+    try:
+        conns = pairs(name, tr, n, body)
         time.sleep(0.5)
     finally:
         for ns in nss:
@@ -186,52 +200,35 @@ def sc_simultaneous(name, tr, n=3):
 
 
 def sc_refused(name, tr, n=3):
-    _, fam, cns, caddr, _, saddr = tr
     port = server_port()            # nobody listens there
     conns = []
     for _ in range(n):
-        c = sock(cns, fam)
-        c.bind((caddr, client_port()))
+        c = bound_client(tr)
         try:
-            c.connect((saddr, port))
+            c.connect((tr[5], port))
             fail("%s: connect to a closed port succeeded" % name)
         except ConnectionRefusedError:
             pass
-        cl = c.getsockname()
-        conns.append(truth.Conn(name, truth.ep(cl[0], cl[1]),
-                                truth.ep(saddr, port), observers(tr)))
+        conns.append(refused_conn(name, tr, c, port))
         c.close()
     return conns
 
 
 def sc_abort(name, tr, n=3):
     """SO_LINGER 0: the client aborts (twice), then the server (once)."""
-    port = server_port()
-    lst = listener(tr, port)
-    conns = []
-    for i in range(n):
-        c, a = open_pair(tr, lst, port)
-        conns.append(conn_of(name, tr, c, a))
+    def body(i, c, a):
         c.sendall(b"x")
         a.recv(10)
         first, second = (c, a) if i % 3 != 2 else (a, c)
         linger0(first)
-        first.close()
-        drain(second)
-        second.close()
-    lst.close()
-    return conns
+        close_first(first, second)
+    return pairs(name, tr, n, body)
 
 
 def sc_halfclose(name, tr, n=3):
     """Client sends and shuts down its side; the server keeps sending
     after the FIN, then closes."""
-    port = server_port()
-    lst = listener(tr, port)
-    conns = []
-    for _ in range(n):
-        c, a = open_pair(tr, lst, port)
-        conns.append(conn_of(name, tr, c, a))
+    def body(i, c, a):
         c.sendall(b"a" * 3000)
         c.shutdown(socket.SHUT_WR)
         got = drain(a)
@@ -245,8 +242,7 @@ def sc_halfclose(name, tr, n=3):
         if len(got) != 6000:
             fail("%s: client read %d bytes after its FIN" % (name, len(got)))
         c.close()
-    lst.close()
-    return conns
+    return pairs(name, tr, n, body)
 
 
 def sc_fastopen(name, tr, n=3):
@@ -295,19 +291,14 @@ def sc_mix(name, tr_list, rng, total):
                 p = server_port()
                 lsts[tr[0]] = (listener(tr, p), p)
             lst, port = lsts[tr[0]]
-            _, fam, cns, caddr, _, saddr = tr
             if kind == "refused":
-                c = sock(cns, fam)
-                c.bind((caddr, client_port()))
+                c = bound_client(tr)
                 c.setblocking(False)
                 try:
-                    c.connect((saddr, port + 5000))
+                    c.connect((tr[5], port + 5000))
                 except BlockingIOError:
                     pass
-                cl = c.getsockname()
-                conns.append(truth.Conn(name, truth.ep(cl[0], cl[1]),
-                                        truth.ep(saddr, port + 5000),
-                                        observers(tr)))
+                conns.append(refused_conn(name, tr, c, port + 5000))
                 plan.append([c.close])
                 continue
             c, a = open_pair(tr, lst, port, bind=True)
