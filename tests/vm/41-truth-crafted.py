@@ -106,10 +106,31 @@ def handshake(f):
     f.c("A", X + 1, Y + 1)
 
 
-HS = [("client", "CLOSED", "SYN_SENT", "S", X, 0),
-      ("server", "LISTEN", "SYN_RCVD", "S.", Y, X + 1),
-      ("client", "SYN_SENT", "ESTABLISHED", "S.", Y, X + 1),
-      ("server", "SYN_RCVD", "ESTABLISHED", ".", X + 1, Y + 1)]
+def handshake_events(y):
+    """The handshake's events, the server's ISN Y."""
+    return [("client", "CLOSED", "SYN_SENT", "S", X, 0),
+            ("server", "LISTEN", "SYN_RCVD", "S.", y, X + 1),
+            ("client", "SYN_SENT", "ESTABLISHED", "S.", y, X + 1),
+            ("server", "SYN_RCVD", "ESTABLISHED", ".", X + 1, y + 1)]
+
+
+def simopen_events(x, y):
+    """Both SYNs cross: the client's ISN X, the server's Y."""
+    return [("client", "CLOSED", "SYN_SENT", "S", x, 0),
+            ("server", "LISTEN", "SYN_SENT", "S", y, 0),
+            ("client", "SYN_SENT", "SYN_RCVD", "S.", x, y + 1),
+            ("server", "SYN_SENT", "SYN_RCVD", "S.", y, x + 1),
+            ("server", "SYN_RCVD", "ESTABLISHED", "S.", y, x + 1),
+            ("client", "SYN_RCVD", "ESTABLISHED", "S.", y, x + 1)]
+
+
+HS = handshake_events(Y)
+# The client's RST ends a half-open handshake on both sides.
+STALE_RST = [("client", "ESTABLISHED", "CLOSED", "R", X + 1, 0),
+             ("server", "SYN_RCVD", "CLOSED", "R", X + 1, 0)]
+# The client's FIN after the handshake.
+CLIENT_FIN = [("client", "ESTABLISHED", "FIN_WAIT_1", "F.", X + 1, Y + 1),
+              ("server", "ESTABLISHED", "CLOSE_WAIT", "F.", X + 1, Y + 1)]
 
 
 def ev(side, old, new, flags, seq, ack, reason="segment"):
@@ -159,6 +180,10 @@ class Checker:
             have = rows and {k: rows[-1].get(k) for k in state}
             if have != state:
                 errs.append("table: want %s, got %s" % (state, have))
+        self.record(name, errs)
+
+    def record(self, name, errs):
+        """One row of the summary: NAME agreed unless ERRS."""
         self.results.append((name, errs))
         info("%-44s %s" % (name, "agreed" if not errs else
                            "DISAGREED: " + "; ".join(errs)))
@@ -176,37 +201,31 @@ def crafted(ck, w):
     """Both ends crafted."""
     port = [41000]
 
-    def flow():
+    def flow(hs=True):
+        """A new flow, the checker started, through the handshake if HS."""
         port[0] += 1
-        return Flow(w, port[0])
+        f = Flow(w, port[0])
+        ck.start()
+        if hs:
+            handshake(f)
+        return f
 
-    f = flow()
-    ck.start()
+    f = flow(hs=False)
     f.c("S", X)
     f.s("S", Y)
     f.c("SA", X, Y + 1)
     f.s("SA", Y, X + 1)
-    ck.finish("simultaneous open", f, [
-        ("client", "CLOSED", "SYN_SENT", "S", X, 0),
-        ("server", "LISTEN", "SYN_SENT", "S", Y, 0),
-        ("client", "SYN_SENT", "SYN_RCVD", "S.", X, Y + 1),
-        ("server", "SYN_SENT", "SYN_RCVD", "S.", Y, X + 1),
-        ("server", "SYN_RCVD", "ESTABLISHED", "S.", Y, X + 1),
-        ("client", "SYN_RCVD", "ESTABLISHED", "S.", Y, X + 1)],
-        {"simultaneous_opens": 1, "handshakes": 1},
-        state={"client_state": "ESTABLISHED",
-               "server_state": "ESTABLISHED", "flags": "simopen"})
+    ck.finish("simultaneous open", f, simopen_events(X, Y),
+              {"simultaneous_opens": 1, "handshakes": 1},
+              state={"client_state": "ESTABLISHED",
+                     "server_state": "ESTABLISHED", "flags": "simopen"})
 
     f = flow()
-    ck.start()
-    handshake(f)
     f.c("FA", X + 1, Y + 1)
     f.s("FA", Y + 1, X + 1)         # crossed: does not ack the client's FIN
     f.c("A", X + 2, Y + 2)
     f.s("A", Y + 2, X + 2)
-    ck.finish("simultaneous close", f, HS + [
-        ("client", "ESTABLISHED", "FIN_WAIT_1", "F.", X + 1, Y + 1),
-        ("server", "ESTABLISHED", "CLOSE_WAIT", "F.", X + 1, Y + 1),
+    ck.finish("simultaneous close", f, HS + CLIENT_FIN + [
         ("server", "CLOSE_WAIT", "CLOSING", "F.", Y + 1, X + 1),
         ("client", "FIN_WAIT_1", "CLOSING", "F.", Y + 1, X + 1),
         ("server", "CLOSING", "TIME_WAIT", ".", X + 2, Y + 2),
@@ -215,19 +234,14 @@ def crafted(ck, w):
         state={"client_state": "TIME_WAIT", "server_state": "TIME_WAIT",
                "flags": "simclose"})
 
-    f = flow()
-    ck.start()
+    f = flow(hs=False)
     f.c("S", X)
     f.s("SA", Y, X + 1)
     f.c("R", X + 1)                 # the client knows no such connection
-    ck.finish("stale SYN answered by the client's RST", f, HS[:3] + [
-        ("client", "ESTABLISHED", "CLOSED", "R", X + 1, 0),
-        ("server", "SYN_RCVD", "CLOSED", "R", X + 1, 0)],
-        {"resets": 1})
+    ck.finish("stale SYN answered by the client's RST", f,
+              HS[:3] + STALE_RST, {"resets": 1})
 
     f = flow()
-    ck.start()
-    handshake(f)
     f.c("R", X + 1 + 100000000)
     f.s("RA", Y + 1 - 200000, X + 1)
     ck.finish("out-of-window RST (both ways)", f, HS,
@@ -236,16 +250,13 @@ def crafted(ck, w):
                      "server_state": "ESTABLISHED"})
 
     f = flow()
-    ck.start()
-    handshake(f)
     f.s("RA", Y + 1, X + 1, b"rst with data")
     ck.finish("RST carrying data", f, HS + [
         ("server", "ESTABLISHED", "CLOSED", "R.", Y + 1, X + 1),
         ("client", "ESTABLISHED", "CLOSED", "R.", Y + 1, X + 1)],
         {"resets": 1})
 
-    f = flow()
-    ck.start()
+    f = flow(hs=False)
     f.c("S", X)
     f.c("S", X)
     f.s("SA", Y, X + 1)
@@ -256,17 +267,14 @@ def crafted(ck, w):
     f.s("A", Y + 1, X + 2)
     f.s("FA", Y + 1, X + 2)
     f.c("A", X + 2, Y + 2)
-    ck.finish("retransmitted SYN, SYN/ACK and FIN", f, HS + [
-        ("client", "ESTABLISHED", "FIN_WAIT_1", "F.", X + 1, Y + 1),
-        ("server", "ESTABLISHED", "CLOSE_WAIT", "F.", X + 1, Y + 1),
+    ck.finish("retransmitted SYN, SYN/ACK and FIN", f, HS + CLIENT_FIN + [
         ("client", "FIN_WAIT_1", "FIN_WAIT_2", ".", Y + 1, X + 2),
         ("server", "CLOSE_WAIT", "LAST_ACK", "F.", Y + 1, X + 2),
         ("client", "FIN_WAIT_2", "TIME_WAIT", "F.", Y + 1, X + 2),
         ("server", "LAST_ACK", "CLOSED", ".", X + 2, Y + 2)],
         {"retransmissions": 3})
 
-    f = flow()
-    ck.start()
+    f = flow(hs=False)
     f.c("S", X)
     f.s("SA", Y, X + 1)
     # the third ACK is lost; the client's first data acks the SYN/ACK
@@ -276,15 +284,11 @@ def crafted(ck, w):
         {"handshakes": 1})
 
     f = flow()
-    ck.start()
-    handshake(f)
     f.c("FA", X + 1, Y + 1)
     f.s("FA", Y + 1, X + 2)
     f.c("A", X + 2, Y + 2)
     f.c("S", X + 1000000)
-    ck.finish("new SYN on a 4-tuple in TIME_WAIT", f, HS + [
-        ("client", "ESTABLISHED", "FIN_WAIT_1", "F.", X + 1, Y + 1),
-        ("server", "ESTABLISHED", "CLOSE_WAIT", "F.", X + 1, Y + 1),
+    ck.finish("new SYN on a 4-tuple in TIME_WAIT", f, HS + CLIENT_FIN + [
         ("server", "CLOSE_WAIT", "LAST_ACK", "F.", Y + 1, X + 2),
         ("client", "FIN_WAIT_1", "TIME_WAIT", "F.", Y + 1, X + 2),
         ("server", "LAST_ACK", "CLOSED", ".", X + 2, Y + 2),
@@ -293,8 +297,7 @@ def crafted(ck, w):
         {"new_generations": 1},
         state={"client_state": "SYN_SENT", "server_state": "LISTEN"})
 
-    f = flow()
-    ck.start()
+    f = flow(hs=False)
     f.s("PA", Y + 5000, X + 300, b"HTTP/1.0 200 OK\r\n")
     f.c("A", X + 300, Y + 5017)
     ck.finish("mid-stream pickup", f, [
@@ -305,8 +308,6 @@ def crafted(ck, w):
                "server_state": "ESTABLISHED", "flags": "pickup,guessed"})
 
     f = flow()
-    ck.start()
-    handshake(f)
     f.c("SF", X + 1, Y + 1)
     f.c("SR", X + 1, Y + 1)
     f.c("", X + 1, Y + 1)
@@ -339,13 +340,9 @@ def with_sockets(ck, w, trace, inode):
         fail("cb's answer to the SYN: %s ack %d" % (sa.flags, sa.ack))
     synrecv = run("ss", "-Htan", "state", "syn-recv", ns=B)
     f.c("R", X + 1)
-    ck.finish("stale SYN to a real listener", f, [
-        ("client", "CLOSED", "SYN_SENT", "S", X, 0),
-        ("server", "LISTEN", "SYN_RCVD", "S.", y, X + 1),
-        ("client", "SYN_SENT", "ESTABLISHED", "S.", y, X + 1),
-        ("client", "ESTABLISHED", "CLOSED", "R", X + 1, 0),
-        ("server", "SYN_RCVD", "CLOSED", "R", X + 1, 0)],
-        {"resets": 1}, extra_segments=1)
+    ck.finish("stale SYN to a real listener", f,
+              handshake_events(y)[:3] + STALE_RST, {"resets": 1},
+              extra_segments=1)
     time.sleep(0.2)
     after = run("ss", "-Htan", "state", "syn-recv", ns=B)
     recs = [r for r in trace.take() if r["dport"] == 47000]
@@ -356,9 +353,7 @@ def with_sockets(ck, w, trace, inode):
         errs.append("ss still shows SYN-RECV after the RST: %r" % after)
     if recs:
         errs.append("the request socket was traced: %s" % recs)
-    ck.results.append(("stale SYN: kernel view (ss, tracepoint)", errs))
-    info("%-44s %s" % ("stale SYN: kernel view (ss, tracepoint)",
-                       "agreed" if not errs else "DISAGREED: %s" % errs))
+    ck.record("stale SYN: kernel view (ss, tracepoint)", errs)
     lst.close()
 
     # simultaneous open with a real connect()
@@ -380,14 +375,9 @@ def with_sockets(ck, w, trace, inode):
         fail("cb's answer to the crossing SYN: %s ack %d" % (sa.flags,
                                                              sa.ack))
     f.s("SA", Y, x + 1)
-    ck.finish("simultaneous open with a real socket", f, [
-        ("client", "CLOSED", "SYN_SENT", "S", x, 0),
-        ("server", "LISTEN", "SYN_SENT", "S", Y, 0),
-        ("client", "SYN_SENT", "SYN_RCVD", "S.", x, Y + 1),
-        ("server", "SYN_SENT", "SYN_RCVD", "S.", Y, x + 1),
-        ("server", "SYN_RCVD", "ESTABLISHED", "S.", Y, x + 1),
-        ("client", "SYN_RCVD", "ESTABLISHED", "S.", Y, x + 1)],
-        {"simultaneous_opens": 1}, extra_segments=2)
+    ck.finish("simultaneous open with a real socket", f,
+              simopen_events(x, Y), {"simultaneous_opens": 1},
+              extra_segments=2)
     time.sleep(0.3)
     est = run("ss", "-Htan", "state", "established", ns=B)
     recs = [r for r in trace.take() if r["sport"] == 7100]
@@ -399,9 +389,7 @@ def with_sockets(ck, w, trace, inode):
         errs.append("tracepoint: %s" % truth.fmt_seq(kseq))
     if "%s:7100" % me not in est:
         errs.append("ss shows no ESTABLISHED socket: %r" % est)
-    ck.results.append(("simultaneous open: kernel view", errs))
-    info("%-44s %s" % ("simultaneous open: kernel view",
-                       "agreed" if not errs else "DISAGREED: %s" % errs))
+    ck.record("simultaneous open: kernel view", errs)
     linger = __import__("struct").pack("ii", 1, 0)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
     s.close()
