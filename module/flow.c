@@ -386,9 +386,15 @@ static struct tcpstate_flow *tcpstate_flow_create(struct tcpstate_bucket *b,
 					lockdep_is_held(&b->lock)));
 	rcu_assign_pointer(b->head[k->fam], f);
 	tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_CREATED);
-	/* A no-op while the GC is already queued. */
-	queue_delayed_work(system_power_efficient_wq, &tcpstate_gc,
-			   TCPSTATE_GC_INTERVAL);
+	/*
+	 * Start the GC if it is idle.  The plain test keeps a SYN flood
+	 * from doing an atomic read-modify-write on the work's shared flags
+	 * for every new flow; a GC that is running rather than pending
+	 * requeues itself while the table is not empty.
+	 */
+	if (!delayed_work_pending(&tcpstate_gc))
+		queue_delayed_work(system_power_efficient_wq, &tcpstate_gc,
+				   TCPSTATE_GC_INTERVAL);
 	return f;
 }
 

@@ -626,7 +626,7 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		     u32 now_us, struct tcpstate_result *r)
 {
 	struct tcpstate_end *snd_end, *rcv_end;
-	bool was_synced, was_finished, retrans = false;
+	bool was_synced, was_finished;
 	u8 cls, snd, rcv, ev, cell, old_snd, old_rcv;
 
 	cls = seg_class_of[s->flags & 0x3f];
@@ -671,10 +671,10 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 	track_sender(snd_end, s, cls);
 	fsm_apply(f, r, snd, ev, now_us);
 
-	if (cls == C_SYN && snd == TCPSTATE_CLIENT && old_snd == sCL)
+	/* The handshake's clock starts at the SYN the SYN/ACK answers: the last. */
+	if (cls == C_SYN && snd == TCPSTATE_CLIENT &&
+	    (old_snd == TCPSTATE_CLOSED || cell == sRT))
 		f->mark_us = now_us;
-	if (cls == C_SYN && cell == sRT && snd == TCPSTATE_CLIENT)
-		f->mark_us = now_us;	/* the SYN/ACK answers the last SYN */
 	if (cls == C_SYN && old_snd == TCPSTATE_LISTEN) {
 		f->flags |= TCPSTATE_F_SIMOPEN;
 		r->notes |= TCPSTATE_N_SIMOPEN;
@@ -726,10 +726,8 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 	 * The sender repeated itself (sRT): a retransmission, unless what it
 	 * repeated moved the receiver, as the first final ACK does.
 	 */
-	if (cell == sRT && !r->nr) {
+	if (cell == sRT && !r->nr)
 		r->verdict = TCPSTATE_V_RETRANS;
-		retrans = true;
-	}
 	if (cls == C_RST) {
 		if (old_snd == TCPSTATE_LISTEN &&
 		    old_rcv == TCPSTATE_SYN_SENT)
@@ -747,7 +745,7 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 	}
 	if (!was_finished && tcpstate_fsm_finished(f))
 		r->notes |= TCPSTATE_N_FINISHED;
-	if (retrans)
+	if (r->verdict == TCPSTATE_V_RETRANS)
 		history_note(f, snd, C_INVALID, s, true);
 }
 
