@@ -615,9 +615,23 @@ static bool fsm_start(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 	return true;
 }
 
+/*
+ * Microseconds from @then_us to @now_us, on a clock that wraps: a signed
+ * difference, so that a @now_us read a moment before @then_us (on another
+ * CPU, or by a caller preempted between its clock read and its step) is
+ * "no time at all", never 71 minutes.
+ */
+static u32 since(u32 now_us, u32 then_us)
+{
+	s32 d = (s32)(now_us - then_us);
+
+	return d > 0 ? (u32)d : 0;
+}
+
+/* A measured interval: since(), and never 0, which means "not measured". */
 static u32 elapsed(u32 now_us, u32 then_us)
 {
-	u32 d = now_us - then_us;
+	u32 d = since(now_us, then_us);
 
 	return d ? d : 1;
 }
@@ -790,7 +804,7 @@ int tcpstate_fsm_tick(struct tcpstate_fsm *f, u32 now_us, u32 time_wait_us,
 	if (f->end[0].state != TCPSTATE_TIME_WAIT &&
 	    f->end[1].state != TCPSTATE_TIME_WAIT)
 		return 0;
-	if (now_us - f->mark_us < time_wait_us)
+	if (since(now_us, f->mark_us) < time_wait_us)
 		return 0;
 	for (side = 0; side < 2; side++)
 		fsm_apply(f, r, side, EV_TIMER, now_us);

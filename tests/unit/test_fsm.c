@@ -241,6 +241,34 @@ TEST(time_wait_closes_only_after_2msl)
 	CHECK_EQ(tcpstate_fsm_tick(&F, NOW + 1000 * MS, 1000 * MS, &R), 1);
 }
 
+/*
+ * The table reads its clock and steps the machine in either order: a tick
+ * whose clock was read before the segment that started TIME_WAIT must not
+ * see 2MSL as long gone, and a handshake timed on such a clock must not
+ * measure a negative RTT as 71 minutes.
+ */
+TEST(clock_read_before_the_segment_is_no_time_at_all)
+{
+	u32 entered;
+
+	established_with_data();
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
+	seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0);
+	entered = NOW;
+	CHECK_EQ(cstate(), TCPSTATE_TIME_WAIT);
+	CHECK_EQ(tcpstate_fsm_tick(&F, entered - 1, 1000 * MS, &R), 0);
+	CHECK_EQ(tcpstate_fsm_tick(&F, entered - 500 * MS, 1000 * MS, &R), 0);
+	CHECK_EQ(cstate(), TCPSTATE_TIME_WAIT);
+	CHECK_EQ(tcpstate_fsm_tick(&F, entered + 1000 * MS, 1000 * MS, &R), 1);
+
+	/* A SYN/ACK stepped with a clock 5 ms behind the SYN's */
+	tcpstate_fsm_init(&F);
+	seg(0, "S", C_ISN, 0, 0);
+	NOW -= 5 * MS;
+	seg(1, "S.", S_ISN, C_ISN + 1, 0);
+	CHECK_EQ(F.rtt_syn_us, 1);
+}
+
 TEST(time_wait_restarts_on_retransmitted_fin)
 {
 	u32 t;
