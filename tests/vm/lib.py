@@ -32,10 +32,14 @@ ROOT = os.environ.get("TCPSTATE_ROOT") or os.path.abspath(
 KVER = os.environ.get("TCPSTATE_KVER") or os.uname().release
 KO = os.environ.get("TCPSTATE_KO") or os.path.join(
     ROOT, "build", KVER, "module", "tcpstate.ko")
+# The fault-injection build (scripts/build-module with TCPSTATE_FAULT=1).
+KO_FAULT = os.environ.get("TCPSTATE_KO_FAULT") or os.path.join(
+    ROOT, "build", KVER + "-fault", "module", "tcpstate.ko")
 TRACEFS = "/sys/kernel/tracing"
 CLONE_NEWNET = 0x40000000
 
-__all__ = ["ROOT", "KVER", "KO", "TestFailure", "fail", "info", "run",
+__all__ = ["ROOT", "KVER", "KO", "KO_FAULT", "TestFailure", "fail", "info",
+           "run",
            "wait_until", "need", "NetnsPair", "netns", "Module",
            "module_loaded", "read_table", "read_stats", "parse_event",
            "read_events", "read_text", "read_lines", "netns_inode",
@@ -230,17 +234,19 @@ def module_loaded():
 
 class Module:
     """Context manager: insmod tcpstate with PARAMS, rmmod on exit and
-    check that the /proc files went with it."""
+    check that the /proc files went with it.  ko=KO_FAULT loads the
+    fault-injection build."""
 
-    def __init__(self, **params):
+    def __init__(self, ko=None, **params):
+        self.ko = ko or KO
         self.params = ["%s=%s" % kv for kv in params.items()]
 
     def __enter__(self):
-        if not os.path.exists(KO):
-            fail("module not built: " + KO)
+        if not os.path.exists(self.ko):
+            fail("module not built: " + self.ko)
         if module_loaded():
             fail("tcpstate is already loaded")
-        run("insmod", KO, *self.params)
+        run("insmod", self.ko, *self.params)
         if not os.path.exists("/proc/tcpstate"):
             fail("/proc/tcpstate missing after insmod")
         return self

@@ -19,6 +19,7 @@ set -eu
 TCPSTATE_ROOT=${TCPSTATE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 TCPSTATE_KVER=${TCPSTATE_KVER:-$(uname -r)}
 TCPSTATE_KO=${TCPSTATE_KO:-$TCPSTATE_ROOT/build/$TCPSTATE_KVER/module/tcpstate.ko}
+TCPSTATE_KO_FAULT=${TCPSTATE_KO_FAULT:-$TCPSTATE_ROOT/build/$TCPSTATE_KVER-fault/module/tcpstate.ko}
 PY=/usr/bin/python3
 TRACEFS=/sys/kernel/tracing
 # A scratch directory that goes away with the test.
