@@ -44,8 +44,8 @@ module:
 
 tools: $(TOOLS)
 
-tools/tcpstate: tools/tcpstate.c tools/event_parse.c tools/event_parse.h
-	$(CC) $(TOOL_CFLAGS) -Itools -o $@ tools/tcpstate.c tools/event_parse.c
+tools/tcpstate: tools/tcpstate.c tools/event_parse.c tools/event_parse.h module/fsm.c module/fsm.h
+	$(CC) $(TOOL_CFLAGS) -Itools -o $@ tools/tcpstate.c tools/event_parse.c module/fsm.c
 
 tools/tcpstate-pcap: tools/tcpstate-pcap.c module/fsm.c module/fsm.h module/fsm_types.h
 	$(CC) $(TOOL_CFLAGS) -o $@ tools/tcpstate-pcap.c module/fsm.c -lpcap
@@ -54,9 +54,9 @@ tests/unit/test_fsm: tests/unit/test_fsm.c tests/unit/unit.h module/fsm.c module
 	$(CC) $(TOOL_CFLAGS) -Itests/unit -fsanitize=address,undefined \
 		-o $@ tests/unit/test_fsm.c
 
-tests/unit/test_reader: tests/unit/test_reader.c tests/unit/unit.h tools/event_parse.c tools/event_parse.h
+tests/unit/test_reader: tests/unit/test_reader.c tests/unit/unit.h tools/event_parse.c tools/event_parse.h module/fsm.c module/fsm.h
 	$(CC) $(TOOL_CFLAGS) -Itests/unit -Itools -fsanitize=address,undefined \
-		-o $@ tests/unit/test_reader.c tools/event_parse.c
+		-o $@ tests/unit/test_reader.c tools/event_parse.c module/fsm.c
 
 unit: $(UNIT)
 
@@ -73,8 +73,8 @@ fuzz-build: tests/fuzz/fuzz_fsm tests/fuzz/fuzz_event_parse
 tests/fuzz/fuzz_fsm: tests/fuzz/fuzz_fsm.c module/fsm.c module/fsm.h
 	$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_fsm.c
 
-tests/fuzz/fuzz_event_parse: tests/fuzz/fuzz_event_parse.c tools/event_parse.c tools/event_parse.h
-	$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_event_parse.c tools/event_parse.c
+tests/fuzz/fuzz_event_parse: tests/fuzz/fuzz_event_parse.c tools/event_parse.c tools/event_parse.h module/fsm.c module/fsm.h
+	$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_event_parse.c tools/event_parse.c module/fsm.c
 
 fuzz: fuzz-build
 	tests/fuzz/run $(FUZZ_SECONDS)

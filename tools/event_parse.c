@@ -14,25 +14,6 @@
 
 #include "event_parse.h"
 
-static const char *const state_names[TS_NR_STATES] = {
-	[TS_CLOSED]		= "CLOSED",
-	[TS_LISTEN]		= "LISTEN",
-	[TS_SYN_SENT]		= "SYN_SENT",
-	[TS_SYN_RCVD]		= "SYN_RCVD",
-	[TS_ESTABLISHED]	= "ESTABLISHED",
-	[TS_FIN_WAIT_1]		= "FIN_WAIT_1",
-	[TS_FIN_WAIT_2]		= "FIN_WAIT_2",
-	[TS_CLOSE_WAIT]		= "CLOSE_WAIT",
-	[TS_CLOSING]		= "CLOSING",
-	[TS_LAST_ACK]		= "LAST_ACK",
-	[TS_TIME_WAIT]		= "TIME_WAIT",
-};
-
-static const char *const side_names[] = {
-	[TS_CLIENT] = "client",
-	[TS_SERVER] = "server",
-};
-
 static const char *const reason_names[TS_NR_REASONS] = {
 	[TS_REASON_SEGMENT]	= "segment",
 	[TS_REASON_TIMER]	= "timer",
@@ -62,35 +43,27 @@ static const char *const table_cols[TS_TABLE_COLS] = {
 	"server_state", "age_ms", "rtt_us", "history", "flags",
 };
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-const char *ts_state_name(unsigned int state)
-{
-	return state < TS_NR_STATES ? state_names[state] : NULL;
-}
-
+/* The core's names, read back. */
 int ts_state_from_name(const char *s, size_t len)
 {
 	unsigned int i;
 
-	for (i = 0; i < TS_NR_STATES; i++)
-		if (strlen(state_names[i]) == len &&
-		    !memcmp(state_names[i], s, len))
-			return i;
-	return -1;
-}
+	for (i = 0; i < TCPSTATE_NR_STATES; i++) {
+		const char *name = tcpstate_state_name(i);
 
-const char *ts_side_name(unsigned int side)
-{
-	return side < ARRAY_SIZE(side_names) ? side_names[side] : NULL;
+		if (strlen(name) == len && !memcmp(name, s, len))
+			return i;
+	}
+	return -1;
 }
 
 int ts_side_from_name(const char *s)
 {
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(side_names); i++)
-		if (!strcmp(s, side_names[i]))
+	for (i = TCPSTATE_CLIENT; i <= TCPSTATE_SERVER; i++)
+		if (!strcmp(s, tcpstate_side_name(i)))
 			return i;
 	return -1;
 }
@@ -544,6 +517,14 @@ static void sb_endpoint(struct sbuf *sb, const struct ts_endpoint *ep)
 		sb_printf(sb, "%s", buf);
 }
 
+/* Whether every name an event line prints has a value in range. */
+static bool event_names_valid(const struct ts_event *ev)
+{
+	return ev->old_state < TCPSTATE_NR_STATES &&
+	       ev->new_state < TCPSTATE_NR_STATES &&
+	       ev->side <= TCPSTATE_SERVER && ts_reason_name(ev->reason);
+}
+
 int ts_event_format(const struct ts_event *ev, char *out, size_t n)
 {
 	struct sbuf sb;
@@ -555,9 +536,7 @@ int ts_event_format(const struct ts_event *ev, char *out, size_t n)
 	if (ev->lost) {
 		sb_printf(&sb, " lost=%llu", (unsigned long long)ev->nlost);
 	} else {
-		if (!ts_state_name(ev->old_state) ||
-		    !ts_state_name(ev->new_state) ||
-		    !ts_side_name(ev->side) || !ts_reason_name(ev->reason))
+		if (!event_names_valid(ev))
 			return -1;
 		sb_printf(&sb, " netns=%llu family=ipv%u client=",
 			  (unsigned long long)ev->netns, ev->family);
@@ -565,9 +544,9 @@ int ts_event_format(const struct ts_event *ev, char *out, size_t n)
 		sb_printf(&sb, " server=");
 		sb_endpoint(&sb, &ev->server);
 		sb_printf(&sb, " side=%s old=%s new=%s flags=%s seq=%u ack=%u reason=%s",
-			  ts_side_name(ev->side),
-			  ts_state_name(ev->old_state),
-			  ts_state_name(ev->new_state), ev->flags,
+			  tcpstate_side_name(ev->side),
+			  tcpstate_state_name(ev->old_state),
+			  tcpstate_state_name(ev->new_state), ev->flags,
 			  ev->seq, ev->ack, ts_reason_name(ev->reason));
 	}
 	for (i = 0; i < ev->nextra; i++)
@@ -587,9 +566,7 @@ int ts_event_json(const struct ts_event *ev, char *out, size_t n)
 	if (ev->lost) {
 		sb_printf(&sb, ",\"lost\":%llu", (unsigned long long)ev->nlost);
 	} else {
-		if (!ts_state_name(ev->old_state) ||
-		    !ts_state_name(ev->new_state) ||
-		    !ts_side_name(ev->side) || !ts_reason_name(ev->reason))
+		if (!event_names_valid(ev))
 			return -1;
 		sb_printf(&sb, ",\"netns\":%llu,\"family\":\"ipv%u\",\"client\":\"",
 			  (unsigned long long)ev->netns, ev->family);
@@ -597,9 +574,9 @@ int ts_event_json(const struct ts_event *ev, char *out, size_t n)
 		sb_printf(&sb, "\",\"server\":\"");
 		sb_endpoint(&sb, &ev->server);
 		sb_printf(&sb, "\",\"side\":\"%s\",\"old\":\"%s\",\"new\":\"%s\",\"flags\":",
-			  ts_side_name(ev->side),
-			  ts_state_name(ev->old_state),
-			  ts_state_name(ev->new_state));
+			  tcpstate_side_name(ev->side),
+			  tcpstate_state_name(ev->old_state),
+			  tcpstate_state_name(ev->new_state));
 		sb_json_str(&sb, ev->flags);
 		sb_printf(&sb, ",\"seq\":%u,\"ack\":%u,\"reason\":\"%s\"",
 			  ev->seq, ev->ack, ts_reason_name(ev->reason));
@@ -710,8 +687,8 @@ int ts_row_json(const struct ts_row *row, const struct ts_header *h,
 	sb_printf(&sb, "\",\"server\":\"");
 	sb_endpoint(&sb, &row->server);
 	sb_printf(&sb, "\",\"client_state\":\"%s\",\"server_state\":\"%s\",\"age_ms\":%llu,\"rtt_us\":",
-		  ts_state_name(row->state[TS_CLIENT]),
-		  ts_state_name(row->state[TS_SERVER]),
+		  tcpstate_state_name(row->state[TCPSTATE_CLIENT]),
+		  tcpstate_state_name(row->state[TCPSTATE_SERVER]),
 		  (unsigned long long)row->age_ms);
 	if (row->has_rtt)
 		sb_printf(&sb, "%llu", (unsigned long long)row->rtt_us);
@@ -801,8 +778,8 @@ int ts_filter_add_host(struct ts_filter *f, const char *s)
 	return 0;
 }
 
-#define S(x) (1u << TS_##x)
-#define ALL_STATES ((1u << TS_NR_STATES) - 1)
+#define S(x) (1u << TCPSTATE_##x)
+#define ALL_STATES ((1u << TCPSTATE_NR_STATES) - 1)
 
 static const struct {
 	const char *name;
@@ -826,9 +803,9 @@ static const struct {
 	const char *name;
 	int state;
 } state_aliases[] = {
-	{ "SYN_RECV",		TS_SYN_RCVD },
-	{ "SYN_RECEIVED",	TS_SYN_RCVD },
-	{ "LISTENING",		TS_LISTEN },
+	{ "SYN_RECV",		TCPSTATE_SYN_RCVD },
+	{ "SYN_RECEIVED",	TCPSTATE_SYN_RCVD },
+	{ "LISTENING",		TCPSTATE_LISTEN },
 };
 
 unsigned int ts_state_set(const char *s, size_t len)
@@ -962,6 +939,6 @@ bool ts_filter_row(const struct ts_filter *f, const struct ts_row *row)
 		return true;
 	if (f->side >= 0)
 		return f->states & (1u << row->state[f->side]);
-	mask = (1u << row->state[TS_CLIENT]) | (1u << row->state[TS_SERVER]);
+	mask = (1u << row->state[TCPSTATE_CLIENT]) | (1u << row->state[TCPSTATE_SERVER]);
 	return f->states & mask;
 }

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fsm.h"
+
 /* The longest line either parser accepts, newline excluded. */
 #define TS_LINE_MAX	1024
 /* Unknown trailing keys (events) or columns (table) kept per line. */
@@ -25,27 +27,6 @@
 #define TS_MAX_HOSTS	16
 /* The longest flags token kept ("FP." is typical). */
 #define TS_FLAGS_LEN	16
-
-/* The states, in the module's order (module/fsm.h). */
-enum ts_state {
-	TS_CLOSED,
-	TS_LISTEN,
-	TS_SYN_SENT,
-	TS_SYN_RCVD,
-	TS_ESTABLISHED,
-	TS_FIN_WAIT_1,
-	TS_FIN_WAIT_2,
-	TS_CLOSE_WAIT,
-	TS_CLOSING,
-	TS_LAST_ACK,
-	TS_TIME_WAIT,
-	TS_NR_STATES
-};
-
-enum ts_side {
-	TS_CLIENT,
-	TS_SERVER,
-};
 
 enum ts_reason {
 	TS_REASON_SEGMENT,
@@ -87,8 +68,8 @@ struct ts_event {
 	uint64_t nlost;
 	uint64_t netns;
 	uint8_t family;		/* 4 or 6 */
-	uint8_t side;		/* enum ts_side */
-	uint8_t old_state;	/* enum ts_state */
+	uint8_t side;		/* enum tcpstate_side */
+	uint8_t old_state;	/* enum tcpstate_state */
 	uint8_t new_state;
 	uint8_t reason;		/* enum ts_reason */
 	struct ts_endpoint client, server;
@@ -112,7 +93,7 @@ struct ts_header {
 struct ts_row {
 	uint64_t netns;
 	uint8_t family;
-	uint8_t state[2];	/* [TS_CLIENT], [TS_SERVER] */
+	uint8_t state[2];	/* [TCPSTATE_CLIENT], [TCPSTATE_SERVER] */
 	struct ts_endpoint client, server;
 	uint64_t age_ms;
 	bool has_rtt;		/* rtt_us was a number, not "-" */
@@ -141,8 +122,8 @@ struct ts_filter {
 	int dport;		/* the server's port, -1 = any */
 	unsigned int nhost;
 	struct ts_host host[TS_MAX_HOSTS];
-	unsigned int states;	/* 1 << enum ts_state, 0 = any */
-	int side;		/* enum ts_side, -1 = any */
+	unsigned int states;	/* 1 << enum tcpstate_state, 0 = any */
+	int side;		/* enum tcpstate_side, -1 = any */
 	bool has_netns;
 	uint64_t netns;
 };
@@ -150,10 +131,12 @@ struct ts_filter {
 #define TS_FAM_V4	0x1
 #define TS_FAM_V6	0x2
 
-/* Names. NULL (or -1) for an out-of-range value or an unknown name. */
-const char *ts_state_name(unsigned int state);
+/*
+ * Names.  States and sides are the core's (enum tcpstate_state and
+ * tcpstate_state_name() in module/fsm.h); these read them back.  NULL (or
+ * -1) for an out-of-range value or an unknown name.
+ */
 int ts_state_from_name(const char *s, size_t len);
-const char *ts_side_name(unsigned int side);
 int ts_side_from_name(const char *s);
 const char *ts_reason_name(unsigned int reason);
 const char *ts_err_name(unsigned int err);

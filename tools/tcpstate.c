@@ -35,7 +35,6 @@
 #define EXIT_NOMODULE	2
 #define EXIT_PERM	3
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 enum command {
 	CMD_WATCH = 1,
@@ -182,14 +181,14 @@ static const char *col(const char *c)
 static const char *state_color(unsigned int st)
 {
 	switch (st) {
-	case TS_ESTABLISHED:
+	case TCPSTATE_ESTABLISHED:
 		return C_GREEN;
-	case TS_SYN_SENT:
-	case TS_SYN_RCVD:
+	case TCPSTATE_SYN_SENT:
+	case TCPSTATE_SYN_RCVD:
 		return C_CYAN;
-	case TS_CLOSED:
+	case TCPSTATE_CLOSED:
 		return C_RED;
-	case TS_LISTEN:
+	case TCPSTATE_LISTEN:
 		return C_BLUE;
 	default:
 		return C_YELLOW;
@@ -304,14 +303,14 @@ static void print_line(const struct ts_event *ev)
 
 	print_colored(C_DIM, 0, when);
 	printf("  %-*s -> %-*s  ", client_width, client, server_width, server);
-	print_colored(ev->side == TS_CLIENT ? C_CYAN : C_MAGENTA, 6,
-		      ts_side_name(ev->side));
+	print_colored(ev->side == TCPSTATE_CLIENT ? C_CYAN : C_MAGENTA, 6,
+		      tcpstate_side_name(ev->side));
 	printf("  ");
 	print_colored(state_color(ev->old_state), 11,
-		      ts_state_name(ev->old_state));
+		      tcpstate_state_name(ev->old_state));
 	printf(" -> ");
 	print_colored(state_color(ev->new_state), 11,
-		      ts_state_name(ev->new_state));
+		      tcpstate_state_name(ev->new_state));
 	printf("  ");
 	if (flags_have(ev->flags, 'R'))
 		print_colored(C_BOLD C_RED, 0, cause);
@@ -474,12 +473,12 @@ static struct flow *flow_get(const struct ts_event *ev)
 /* Closed, or a listener that never left LISTEN. */
 static bool side_done(int st)
 {
-	return st < 0 || st == TS_CLOSED || st == TS_LISTEN;
+	return st < 0 || st == TCPSTATE_CLOSED || st == TCPSTATE_LISTEN;
 }
 
 static bool flow_finished(const struct flow *f)
 {
-	if (f->state[0] == TS_CLOSED && f->state[1] == TS_CLOSED)
+	if (f->state[0] == TCPSTATE_CLOSED && f->state[1] == TCPSTATE_CLOSED)
 		return true;
 	return f->reset && side_done(f->state[0]) && side_done(f->state[1]);
 }
@@ -496,17 +495,17 @@ static bool same_segment(const struct step *a, const struct step *b)
 static bool sender_move(const struct step *s)
 {
 	switch (s->new_state) {
-	case TS_SYN_SENT:
-	case TS_FIN_WAIT_1:
-	case TS_LAST_ACK:
+	case TCPSTATE_SYN_SENT:
+	case TCPSTATE_FIN_WAIT_1:
+	case TCPSTATE_LAST_ACK:
 		return true;
-	case TS_SYN_RCVD:
+	case TCPSTATE_SYN_RCVD:
 		return flags_have(s->flags, '.');	/* it sent the S. */
-	case TS_CLOSING:
-		return s->old_state == TS_CLOSE_WAIT;
-	case TS_ESTABLISHED:
+	case TCPSTATE_CLOSING:
+		return s->old_state == TCPSTATE_CLOSE_WAIT;
+	case TCPSTATE_ESTABLISHED:
 		/* The split handshake: its own ACK moved it. */
-		return s->old_state == TS_SYN_SENT && !flags_have(s->flags, 'S');
+		return s->old_state == TCPSTATE_SYN_SENT && !flags_have(s->flags, 'S');
 	default:
 		return false;
 	}
@@ -524,22 +523,22 @@ static int segment_sender(const struct step *s, unsigned int n,
 	unsigned int i;
 
 	if (flags_have(s->flags, 'S'))
-		return flags_have(s->flags, '.') ? TS_SERVER : TS_CLIENT;
+		return flags_have(s->flags, '.') ? TCPSTATE_SERVER : TCPSTATE_CLIENT;
 	if (isn_known[0] && isn_known[1]) {
-		uint64_t as_client = seq_dist(s->seq, isn[TS_CLIENT]);
-		uint64_t as_server = seq_dist(s->seq, isn[TS_SERVER]);
+		uint64_t as_client = seq_dist(s->seq, isn[TCPSTATE_CLIENT]);
+		uint64_t as_server = seq_dist(s->seq, isn[TCPSTATE_SERVER]);
 
 		if (flags_have(s->flags, '.')) {
-			as_client += seq_dist(s->ack, isn[TS_SERVER]);
-			as_server += seq_dist(s->ack, isn[TS_CLIENT]);
+			as_client += seq_dist(s->ack, isn[TCPSTATE_SERVER]);
+			as_server += seq_dist(s->ack, isn[TCPSTATE_CLIENT]);
 		}
-		return as_client <= as_server ? TS_CLIENT : TS_SERVER;
+		return as_client <= as_server ? TCPSTATE_CLIENT : TCPSTATE_SERVER;
 	}
 	for (i = 0; i < n; i++)
 		if (sender_move(&s[i]))
 			return s[i].side;
 	/* Only receivers moved: the other end sent it. */
-	return s[0].side == TS_CLIENT ? TS_SERVER : TS_CLIENT;
+	return s[0].side == TCPSTATE_CLIENT ? TCPSTATE_SERVER : TCPSTATE_CLIENT;
 }
 
 #define LADDER_STATE_W	12
@@ -553,12 +552,12 @@ static void ladder_row(const char *offset, int cst, const char *middle,
 	if (cst >= 0)
 		print_colored(state_color(cst),
 			      sst >= 0 || *middle ? LADDER_STATE_W : 0,
-			      ts_state_name(cst));
+			      tcpstate_state_name(cst));
 	else
 		printf("%-*s", LADDER_STATE_W, "");
 	if (sst >= 0) {
 		printf(" %-*s ", LADDER_ARROW_W, middle);
-		print_colored(state_color(sst), 0, ts_state_name(sst));
+		print_colored(state_color(sst), 0, tcpstate_state_name(sst));
 	} else if (*middle) {
 		printf(" %s", middle);
 	}
@@ -654,7 +653,7 @@ static void ladder_print(const struct flow *f, bool finished)
 	       f->key.netns, finished ? "" : "  (unfinished)");
 	printf("%10s  %-*s %-*s %s\n", "ms", LADDER_STATE_W, "client",
 	       LADDER_ARROW_W, "", "server");
-	ladder_row("", first[TS_CLIENT], "", first[TS_SERVER]);
+	ladder_row("", first[TCPSTATE_CLIENT], "", first[TCPSTATE_SERVER]);
 
 	for (i = 0; i < f->nsteps; i = j) {
 		int moved[2] = { -1, -1 }, sender;
@@ -668,28 +667,28 @@ static void ladder_print(const struct flow *f, bool finished)
 		if (s[i].reason != TS_REASON_SEGMENT) {
 			snprintf(middle, sizeof(middle), "(%s)",
 				 ts_reason_name(s[i].reason));
-			ladder_row(offset, moved[TS_CLIENT], middle,
-				   moved[TS_SERVER]);
+			ladder_row(offset, moved[TCPSTATE_CLIENT], middle,
+				   moved[TCPSTATE_SERVER]);
 			continue;
 		}
 		sender = segment_sender(&s[i], j - i, isn_known, isn);
 		if (flags_have(s[i].flags, 'S')) {
 			isn[sender] = s[i].seq;
 			isn_known[sender] = true;
-			if (sender == TS_CLIENT && !t_syn)
+			if (sender == TCPSTATE_CLIENT && !t_syn)
 				t_syn = s[i].ts;
-			else if (sender == TS_SERVER && !t_synack)
+			else if (sender == TCPSTATE_SERVER && !t_synack)
 				t_synack = s[i].ts;
 		}
 		for (k = i; k < j; k++)
-			if (s[k].side == TS_SERVER &&
-			    s[k].old_state == TS_SYN_RCVD &&
-			    s[k].new_state == TS_ESTABLISHED && !t_ack)
+			if (s[k].side == TCPSTATE_SERVER &&
+			    s[k].old_state == TCPSTATE_SYN_RCVD &&
+			    s[k].new_state == TCPSTATE_ESTABLISHED && !t_ack)
 				t_ack = s[k].ts;
-		ladder_arrow(middle, sizeof(middle), sender == TS_CLIENT,
+		ladder_arrow(middle, sizeof(middle), sender == TCPSTATE_CLIENT,
 			     &s[i]);
 		/* The sender's change on the arrow's row, the receiver's too. */
-		ladder_row(offset, moved[TS_CLIENT], middle, moved[TS_SERVER]);
+		ladder_row(offset, moved[TCPSTATE_CLIENT], middle, moved[TCPSTATE_SERVER]);
 	}
 	if (f->dropped)
 		printf("%10s  (%u more transitions not drawn)\n", "",
