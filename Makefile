@@ -44,8 +44,14 @@ module:
 
 tools: $(TOOLS)
 
-tools/tcpstate: tools/tcpstate.c tools/event_parse.c tools/event_parse.h module/fsm.c module/fsm.h
-	$(CC) $(TOOL_CFLAGS) -Itools -o $@ tools/tcpstate.c tools/event_parse.c module/fsm.c
+# The reader: main.c, then what the unit test and the command-line fuzzer
+# link too (every command, with the parsers, no main()).
+READER_SRCS := tools/tcpstate.c tools/watch.c tools/ladder.c tools/list.c \
+	       tools/stats.c tools/event_parse.c module/fsm.c
+READER_DEPS := $(READER_SRCS) tools/reader.h tools/event_parse.h module/fsm.h
+
+tools/tcpstate: tools/main.c $(READER_DEPS)
+	$(CC) $(TOOL_CFLAGS) -Itools -o $@ tools/main.c $(READER_SRCS)
 
 tools/tcpstate-pcap: tools/tcpstate-pcap.c module/fsm.c module/fsm.h module/fsm_types.h
 	$(CC) $(TOOL_CFLAGS) -o $@ tools/tcpstate-pcap.c module/fsm.c -lpcap
@@ -54,9 +60,9 @@ tests/unit/test_fsm: tests/unit/test_fsm.c tests/unit/unit.h module/fsm.c module
 	$(CC) $(TOOL_CFLAGS) -Itests/unit -fsanitize=address,undefined \
 		-o $@ tests/unit/test_fsm.c
 
-tests/unit/test_reader: tests/unit/test_reader.c tests/unit/unit.h tools/event_parse.c tools/event_parse.h module/fsm.c module/fsm.h
+tests/unit/test_reader: tests/unit/test_reader.c tests/unit/unit.h $(READER_DEPS)
 	$(CC) $(TOOL_CFLAGS) -Itests/unit -Itools -fsanitize=address,undefined \
-		-o $@ tests/unit/test_reader.c tools/event_parse.c module/fsm.c
+		-o $@ tests/unit/test_reader.c $(READER_SRCS)
 
 unit: $(UNIT)
 
@@ -68,13 +74,18 @@ check: tools unit
 demo: tools
 	scripts/demo
 
-fuzz-build: tests/fuzz/fuzz_fsm tests/fuzz/fuzz_event_parse
+FUZZERS := tests/fuzz/fuzz_fsm tests/fuzz/fuzz_event_parse tests/fuzz/fuzz_cmdline
+
+fuzz-build: $(FUZZERS)
 
 tests/fuzz/fuzz_fsm: tests/fuzz/fuzz_fsm.c module/fsm.c module/fsm.h
 	$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_fsm.c
 
 tests/fuzz/fuzz_event_parse: tests/fuzz/fuzz_event_parse.c tools/event_parse.c tools/event_parse.h module/fsm.c module/fsm.h
 	$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_event_parse.c tools/event_parse.c module/fsm.c
+
+tests/fuzz/fuzz_cmdline: tests/fuzz/fuzz_cmdline.c $(READER_DEPS)
+	$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_cmdline.c $(READER_SRCS)
 
 fuzz: fuzz-build
 	tests/fuzz/run $(FUZZ_SECONDS)
@@ -90,5 +101,5 @@ clean:
 	-[ -d $(KDIR) ] && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	rm -f module/*.o module/*.ko module/*.mod module/*.mod.c \
 		module/.*.cmd .*.cmd .*.o Module.symvers modules.order
-	rm -f $(TOOLS) $(UNIT) tests/fuzz/fuzz_fsm tests/fuzz/fuzz_event_parse
+	rm -f $(TOOLS) $(UNIT) $(FUZZERS)
 	rm -rf build tests/fuzz/corpus-*/

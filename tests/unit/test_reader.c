@@ -2,14 +2,17 @@
 /*
  * Unit tests for the reader's parsers and filters (tools/event_parse.c):
  * event lines, lost lines, unknown trailing keys, malformed lines, table
- * lines, JSON, and every filter and state group.
+ * lines, JSON, and every filter and state group; and the command line
+ * (tools/tcpstate.c and the commands' parsers), without running a command.
  */
+#include <getopt.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "unit.h"
 #include "event_parse.h"
+#include "reader.h"
 
 
 #define V4LINE "id=1042 ts=1732170000123456789 netns=4026531840 family=ipv4 " \
@@ -711,6 +714,194 @@ TEST(endpoint_roundtrip)
 		CHECK_STR(buf, eps[i][1]);
 	}
 	CHECK_EQ(ts_endpoint_format(&ep, buf, 5), -1);
+}
+
+/* The command line. */
+
+static struct reader_cfg pc;
+
+/* Parse @line split at spaces, after argv[0]. */
+static enum parse_result cmdline(const char *line)
+{
+	static char buf[65536];
+	static char *argv[8192];
+	int argc = 0;
+	char *p;
+
+	argv[argc++] = "tcpstate";
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (p = strtok(buf, " "); p && argc < 8191; p = strtok(NULL, " "))
+		argv[argc++] = p;
+	argv[argc] = NULL;
+	return tcpstate_parse(argc, argv, &pc);
+}
+
+/* @word repeated @n times, then @tail. */
+static const char *repeat(const char *word, int n, const char *tail)
+{
+	static char buf[65536];
+	size_t len = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++)
+		len += snprintf(buf + len, sizeof(buf) - len, "%s ", word);
+	snprintf(buf + len, sizeof(buf) - len, "%s", tail);
+	return buf;
+}
+
+TEST(cmdline_repeated_options)
+{
+	static const char *const opts[] = {
+		"-4", "-6", "-j", "--json", "--no-color", "-p 80",
+		"--port=80", "--sport 1", "--dport 2", "-s handshake",
+		"--side client", "--netns 7", "--proc /x", "-46j",
+	};
+	static const int times[] = { 30, 100, 1000 };
+	static char line[65536];
+	unsigned int i, t;
+
+	/* Any option, any number of times, before or after the command. */
+	for (i = 0; i < ARRAY_SIZE(opts); i++) {
+		for (t = 0; t < ARRAY_SIZE(times); t++) {
+			CHECK_EQ(cmdline(repeat(opts[i], times[t], "list")),
+				 PARSE_OK);
+			CHECK_STR(pc.cmd->name, "list");
+			snprintf(line, sizeof(line), "list %s",
+				 repeat(opts[i], times[t], ""));
+			CHECK_EQ(cmdline(line), PARSE_OK);
+			CHECK_STR(pc.cmd->name, "list");
+			CHECK_EQ(cmdline(repeat(opts[i], times[t], "")),
+				 PARSE_OK);
+			CHECK_STR(pc.cmd->name, "watch");
+		}
+	}
+	CHECK_EQ(cmdline(repeat("-4", 30, "list")), PARSE_OK);
+	CHECK_EQ(pc.filter.families, TS_FAM_V4);
+	CHECK_EQ(cmdline(repeat("-a -l -n 3 --ts ns", 200, "")), PARSE_OK);
+	CHECK(pc.all && pc.ladder && pc.count == 3 && pc.ts_mode == TS_NS);
+	CHECK_EQ(cmdline(repeat("-w -n 2", 200, "stats")), PARSE_OK);
+	CHECK(pc.watch && pc.count == 2);
+	/* Hosts are kept, so they have a limit, said as an error. */
+	CHECK_EQ(cmdline(repeat("-H 10.0.0.1", TS_MAX_HOSTS, "list")),
+		 PARSE_OK);
+	CHECK_EQ(pc.filter.nhost, TS_MAX_HOSTS);
+	CHECK_EQ(cmdline(repeat("-H 10.0.0.1", TS_MAX_HOSTS + 1, "list")),
+		 PARSE_ERROR);
+	CHECK_EQ(cmdline(repeat("-H ::1", 1000, "")), PARSE_ERROR);
+}
+
+TEST(cmdline_command_word)
+{
+	CHECK_EQ(cmdline(""), PARSE_OK);
+	CHECK_STR(pc.cmd->name, "watch");
+	CHECK_STR(pc.proc, "/proc");
+	CHECK_EQ(pc.count, -1);
+	CHECK_EQ(cmdline("watch -a"), PARSE_OK);
+	CHECK_STR(pc.cmd->name, "watch");
+	CHECK(pc.all);
+	/* Options may come before the command, with their arguments. */
+	CHECK_EQ(cmdline("--proc /tmp/x list"), PARSE_OK);
+	CHECK_STR(pc.cmd->name, "list");
+	CHECK_STR(pc.proc, "/tmp/x");
+	CHECK_EQ(cmdline("--proc=/tmp/x -j stats"), PARSE_OK);
+	CHECK_STR(pc.cmd->name, "stats");
+	CHECK(pc.json);
+	CHECK_EQ(cmdline("-n 5 stats -w"), PARSE_OK);
+	CHECK_STR(pc.cmd->name, "stats");
+	CHECK_EQ(pc.count, 5);
+	CHECK_EQ(cmdline("-jn2 stats"), PARSE_OK);
+	CHECK_STR(pc.cmd->name, "stats");
+	CHECK_EQ(pc.count, 2);
+	CHECK_EQ(cmdline("-4p 80 list"), PARSE_OK);
+	CHECK_EQ(pc.filter.port, 80);
+	CHECK_EQ(cmdline("--cou 3 stats"), PARSE_OK);
+	CHECK_EQ(pc.count, 3);
+	CHECK_EQ(cmdline("-- list"), PARSE_OK);
+	CHECK_STR(pc.cmd->name, "list");
+	CHECK_EQ(cmdline("-s closing --side client"), PARSE_OK);
+	CHECK_EQ(pc.filter.side, TCPSTATE_CLIENT);
+	/* "list" here is the port's argument, not the command. */
+	CHECK_EQ(cmdline("-p list"), PARSE_ERROR);
+	CHECK_STR(pc.err, "--port: 'list' is not a port");
+}
+
+TEST(cmdline_errors)
+{
+	static const struct {
+		const char *line, *err;
+	} bad[] = {
+		{ "frob", "unknown command 'frob'" },
+		{ "list list", "unexpected argument 'list'" },
+		{ "stats --port 80", "--port does not apply to 'stats'" },
+		{ "stats -p 80", "--port does not apply to 'stats'" },
+		{ "list --ladder", "--ladder does not apply to 'list'" },
+		{ "list -a", "--all does not apply to 'list'" },
+		{ "-w", "--watch does not apply to 'watch'" },
+		{ "--json --ladder", "--json and --ladder do not go together" },
+		{ "--port 70000", "--port: '70000' is not a port" },
+		{ "--state bogus", "--state: 'bogus' is not a state or a group" },
+		{ "--side both", "--side: 'both' is not client or server" },
+		{ "-n 0", "-n: '0' is not a count" },
+		{ "-n 99999999999999999999", "-n: '99999999999999999999' is not a count" },
+		{ "--ts=utc", "--ts: 'utc' is not abs, rel or ns" },
+		{ "--netns x", "--netns: 'x' is not a namespace inode number" },
+		{ "-x", "unknown option -x" },
+		{ "-n", "option -n needs an argument" },
+		{ "--bogus", "unknown option or missing argument: --bogus" },
+		{ "--s client", "unknown option or missing argument: --s" },
+		{ "--proc", "unknown option or missing argument: --proc" },
+		{ "-- -4", "unknown command '-4'" },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		CHECK_EQ(cmdline(bad[i].line), PARSE_ERROR);
+		CHECK_STR(pc.err, bad[i].err);
+	}
+	CHECK_EQ(cmdline("-h"), PARSE_HELP);
+	CHECK_EQ(cmdline("stats --help"), PARSE_HELP);
+	CHECK_EQ(cmdline("list -V"), PARSE_VERSION);
+}
+
+/* The commands' getopt tables agree with each other and with themselves. */
+TEST(cmdline_tables)
+{
+	static const struct command *const cmds[] = {
+		&watch_command, &list_command, &stats_command,
+	};
+	const struct option *o, *w;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		const char *sh = cmds[i]->shortopts;
+
+		for (o = cmds[i]->longopts; o->name; o++) {
+			const char *p = o->val < 256 ? strchr(sh, o->val) : NULL;
+
+			/* A short form takes an argument as the long one does. */
+			if (p)
+				CHECK_EQ(p[1] == ':',
+					 o->has_arg == required_argument);
+			else
+				CHECK(o->val >= 256);
+		}
+	}
+	/* The filters mean the same in watch as in list. */
+	for (o = list_command.longopts; o->name; o++) {
+		for (w = watch_command.longopts; w->name; w++)
+			if (!strcmp(w->name, o->name))
+				break;
+		CHECK(w->name && w->val == o->val && w->has_arg == o->has_arg);
+	}
+	/* Every command has --help, --json and --proc. */
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		CHECK_EQ(cmdline(cmds[i] == &watch_command ? "--help" :
+				 cmds[i] == &list_command ? "list --help" :
+				 "stats --help"), PARSE_HELP);
+	}
+	CHECK_EQ(cmdline("stats --json --proc=/p"), PARSE_OK);
+	CHECK(pc.json && !strcmp(pc.proc, "/p"));
 }
 
 int main(int argc, char **argv)
