@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "unit.h"
 #include "event_parse.h"
@@ -902,6 +903,97 @@ TEST(cmdline_tables)
 	}
 	CHECK_EQ(cmdline("stats --json --proc=/p"), PARSE_OK);
 	CHECK(pc.json && !strcmp(pc.proc, "/p"));
+}
+
+/* tcpstate_help() into a string. */
+static const char *help_text(void)
+{
+	static char buf[16384];
+	FILE *f = tmpfile();
+	size_t n = 0;
+	int saved;
+
+	buf[0] = '\0';
+	if (!f)
+		return buf;
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	dup2(fileno(f), STDOUT_FILENO);
+	tcpstate_help();
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	rewind(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/*
+ * --help is written out, not generated: every option of every command is
+ * on it once, with the commands it applies to ("[watch,list]"; none when
+ * it applies to all of them).
+ */
+TEST(cmdline_help_names_every_option)
+{
+	static const struct command *const cmds[] = {
+		&watch_command, &list_command, &stats_command,
+	};
+	const char *help = help_text();
+	const struct option *o;
+	unsigned int i, j;
+
+	CHECK(strstr(help, "Usage: tcpstate [COMMAND] [OPTION]..."));
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		for (o = cmds[i]->longopts; o->name; o++) {
+			char want[64], applies[64] = "", line[512];
+			const char *at, *p;
+			unsigned int n = 0;
+
+			if (o->val < 256)
+				snprintf(want, sizeof(want), "\n  -%c, --%s",
+					 o->val, o->name);
+			else
+				snprintf(want, sizeof(want), "\n      --%s",
+					 o->name);
+			at = strstr(help, want);
+			CHECK(at != NULL);
+			if (!at)
+				continue;
+			CHECK(!strstr(at + 1, want));
+			/* Its text runs to the next option or a blank line. */
+			for (p = at + 1; *p; p++)
+				if (p[0] == '\n' &&
+				    (p[1] == '\n' || !strncmp(p + 1, "  -", 3) ||
+				     !strncmp(p + 1, "      --", 8)))
+					break;
+			snprintf(line, sizeof(line), "%.*s", (int)(p - at), at);
+			for (j = 0; j < ARRAY_SIZE(cmds); j++) {
+				const struct option *q;
+
+				for (q = cmds[j]->longopts; q->name; q++)
+					if (q->val == o->val)
+						break;
+				if (!q->name)
+					continue;
+				n++;
+				snprintf(applies + strlen(applies),
+					 sizeof(applies) - strlen(applies),
+					 "%s%s", applies[0] ? "," : "[",
+					 cmds[j]->name);
+			}
+			if (n == ARRAY_SIZE(cmds)) {
+				CHECK(!strchr(line, '['));
+			} else {
+				strcat(applies, "]");
+				if (!strstr(line, applies))
+					fprintf(stderr, "  --%s: no %s in:%s\n",
+						o->name, applies, line);
+				CHECK(strstr(line, applies));
+			}
+		}
+	}
 }
 
 int main(int argc, char **argv)

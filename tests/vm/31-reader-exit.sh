@@ -3,7 +3,7 @@
 #
 # tools/tcpstate's exit statuses and its edges: no module (2, one line with
 # the insmod hint), usage errors (1), a closed pipe (0, nothing on stderr),
-# --help from the option table, the man page renders, and loss: a reader
+# --help names every option, the man page renders, and loss: a reader
 # stopped while a 16-event ring overflows gets a highlighted lost line in
 # plain output and {"lost": N} in JSON.
 . "$(dirname "$0")/lib.sh"
@@ -54,7 +54,7 @@ for args in "--port 70000" "--state bogus" "--side both" "--host 10.0.0.0/33" \
 	assert_grep "^tcpstate: " "$T/err" "stderr of 'tcpstate $args'"
 done
 
-# --help comes from the option table: every option is there, once.
+# --help names every option, once.
 "$TOOL" --help >"$T/help"
 for o in all count ipv4 ipv6 port sport dport host state side netns json \
 	ladder ts watch no-color proc help version; do
