@@ -95,20 +95,6 @@ static const struct option *option_by_name(const char *name)
 	return found;
 }
 
-/* A character any command takes as a short option: does it need an argument? */
-static bool short_needs_arg(int ch)
-{
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(commands); i++) {
-		const char *p = strchr(commands[i]->shortopts, ch);
-
-		if (p && ch != ':')
-			return p[1] == ':';
-	}
-	return false;
-}
-
 /*
  * The index of the command word: the first word that is neither an option
  * nor an option's argument, as getopt_long's reordering would leave it;
@@ -137,7 +123,8 @@ static int find_command_word(int argc, char **argv)
 		}
 		/* A cluster: an option needing an argument ends it. */
 		for (w++; *w; w++) {
-			if (short_needs_arg((unsigned char)*w)) {
+			o = option_by_key((unsigned char)*w);
+			if (o && o->has_arg == required_argument) {
 				if (!w[1])
 					i++;
 				break;
