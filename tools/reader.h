@@ -32,12 +32,6 @@ enum {
 	OPT_PROC,
 };
 
-/*
- * Each command spells out its getopt_long table; the filters (watch and
- * list) and the options every command takes (json, no-color, proc, help,
- * version) are handled by parse_shared_option().
- */
-
 enum ts_mode { TS_ABS, TS_REL, TS_NS };
 
 /* What a parser tells the caller. */
@@ -67,7 +61,12 @@ struct reader_cfg {
 
 struct option;
 
-/* A command: its name, its getopt_long tables, its parser and its main. */
+/*
+ * A command: its name, its getopt_long tables, its parser and its main.
+ * Each command spells out its tables; the filters (watch and list) and
+ * the options every command takes (json, no-color, proc, help, version)
+ * go to parse_shared_option().
+ */
 struct command {
 	const char *name;
 	const char *help;
@@ -91,7 +90,7 @@ extern volatile sig_atomic_t stop_signal;
  */
 enum parse_result tcpstate_parse(int argc, char **argv,
 				 struct reader_cfg *c);
-/* Help, and the usage error's message, for main(). */
+/* --help */
 void tcpstate_help(void);
 
 /* For a command's parser: a usage error in c->err. */
@@ -118,7 +117,7 @@ void proc_path(const char *name, char *buf, size_t n);
 int open_proc(const char *name);
 __attribute__((noreturn)) void read_error(const char *name);
 
-/* watch --ladder (ladder.c) */
+/* watch (watch.c) and its --ladder (ladder.c) */
 void ladder_event(const struct ts_event *ev, bool selected);
 void ladder_flush(void);
 void print_lost(const struct ts_event *ev);
