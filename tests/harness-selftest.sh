@@ -83,7 +83,7 @@ MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("tcpstate harness self-test");
 EOF
 echo 'obj-m := tcpstate.o' >"$W/mod/Kbuild"
-if ! make -s -C "/lib/modules/$KVER/build" M="$W/mod" modules >"$W/build.log" 2>&1; then
+if ! make -s -C "$("$VM" --kdir "$KVER")" M="$W/mod" modules >"$W/build.log" 2>&1; then
 	cat "$W/build.log"
 	echo "not ok: cannot build the self-test module for $KVER"
 	exit 1
