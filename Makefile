@@ -2,6 +2,8 @@
 #
 # make            module/tcpstate.ko (against KDIR) and the tools
 # make check      unit tests, then the VM suite on every test kernel
+#                 (and on the debug kernel when scripts/debug-kernel built it)
+# make check-debug build the debug kernel unless cached, then the suite on it
 # make demo       a throwaway VM with tcpstate loaded and real traffic
 # make fuzz       the libFuzzer harnesses, FUZZ_SECONDS each
 # make bench      instructions per segment (callgrind), VM rates
@@ -30,7 +32,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -std=gnu11 -g -O1 -Imodule -Itools \
 	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-.PHONY: all module tools unit check demo fuzz fuzz-build bench checkpatch clean
+.PHONY: all module tools unit check check-debug demo fuzz fuzz-build bench checkpatch clean
 
 all: module tools
 
@@ -70,6 +72,12 @@ unit: $(UNIT)
 # a VM.  tests/run prints the closing "N passed, N failed" line.
 check: tools unit
 	tests/run
+
+# The debug kernel (KASAN, UBSAN, lockdep, PROVE_RCU, DEBUG_OBJECTS,
+# kmemleak): built once into /var/cache/tcpstate (long), then the suite.
+check-debug: tools unit
+	scripts/debug-kernel
+	TCPSTATE_KERNELS=debug tests/run
 
 demo: tools
 	scripts/demo

@@ -8,8 +8,12 @@
 #   - tests/vm/run fails a scenario that WARNs (splat shown) or leaves the
 #     module loaded, passes a clean one, and scripts/vm fails the run;
 #   - scripts/vm fails on an oops and shows it, on a panic (no status
-#     comes back) and on a timeout.
-# Five short boots of one kernel (TCPSTATE_SELFTEST_KERNEL, default 6.1).
+#     comes back) and on a timeout;
+#   - on the debug kernel (scripts/debug-kernel) also: a use-after-free is
+#     a KASAN report that fails the run, and a leak from the module fails
+#     tests/vm/run's closing kmemleak test while a clean scenario passes.
+# Five short boots of one kernel (TCPSTATE_SELFTEST_KERNEL, default 6.1),
+# seven on the debug kernel.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,11 +62,16 @@ check() {
 mkdir -p "$W/mod" "$W/scen"
 cat >"$W/mod/tcpstate.c" <<'EOF'
 // SPDX-License-Identifier: GPL-2.0
-/* Harness self-test: mode=1 warns, mode=2 oopses in init. */
+/*
+ * Harness self-test: mode=1 warns, mode=2 oopses in init, mode=3 reads
+ * freed memory (a KASAN report), mode=4 leaks (kmemleak, after rmmod).
+ */
 #include <linux/module.h>
+#include <linux/slab.h>
 
 static int mode;
 module_param(mode, int, 0444);
+static void *kept;
 
 static int __init selftest_init(void)
 {
@@ -70,6 +79,14 @@ static int __init selftest_init(void)
 		WARN(1, "harness self-test warning");
 	if (mode == 2)
 		*(volatile int *)NULL = 1;
+	if (mode == 3) {
+		char *volatile p = kmalloc(16, GFP_KERNEL);
+
+		kfree(p);
+		pr_info("harness self-test: read after free: %d\n", p ? p[3] : 0);
+	}
+	if (mode == 4)
+		kept = kmalloc(96, GFP_KERNEL);	/* never freed */
 	return 0;
 }
 
@@ -83,7 +100,7 @@ MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("tcpstate harness self-test");
 EOF
 echo 'obj-m := tcpstate.o' >"$W/mod/Kbuild"
-if ! make -s -C "/lib/modules/$KVER/build" M="$W/mod" modules >"$W/build.log" 2>&1; then
+if ! make -s -C "$("$VM" --kdir "$KVER")" M="$W/mod" modules >"$W/build.log" 2>&1; then
 	cat "$W/build.log"
 	echo "not ok: cannot build the self-test module for $KVER"
 	exit 1
@@ -127,6 +144,29 @@ check panic nonzero 'no exit status came back' 'Kernel panic' \
 
 # 5. A hang: the timeout kills the VM.
 check timeout nonzero 'TIMEOUT' -- --timeout 20 -- sleep 300
+
+# 6, 7. The debug kernel's checkers: KASAN, and kmemleak after unload.
+if [ "$KVER" = "$("$VM" --resolve debug 2>/dev/null)" ]; then
+	check kasan nonzero 'BUG: KASAN: .*use-after-free' 'tcpstate' \
+		-- -- sh -c "insmod $KO mode=3; rmmod tcpstate; exit 0"
+	mkdir -p "$W/leak"
+	cat >"$W/leak/10-leaks.sh" <<EOF
+#!/bin/sh
+insmod $KO mode=4 && rmmod tcpstate
+EOF
+	cat >"$W/leak/20-clean.sh" <<EOF
+#!/bin/sh
+insmod $KO && rmmod tcpstate
+EOF
+	chmod +x "$W/leak/"*.sh
+	TCPSTATE_SCENARIOS=$W/leak TCPSTATE_KVER=$KVER TCPSTATE_LOGDIR=/tmp/selftest-logs \
+		check kmemleak nonzero \
+		"PASS: $KVER 10-leaks.sh" \
+		"PASS: $KVER 20-clean.sh" \
+		"FAIL: $KVER kmemleak \\(1 leak\\(s\\) from tcpstate" \
+		'unreferenced object .*\(size 96\)' \
+		-- -- "$ROOT/tests/vm/run"
+fi
 
 if [ "$failures" -ne 0 ]; then
 	echo "harness-selftest: $failures check(s) failed"
