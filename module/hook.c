@@ -277,6 +277,11 @@ static void tcpstate_hook_ipv6(struct sk_buff *skb,
 	}
 	if (nexthdr != IPPROTO_TCP)
 		return;
+	if (frag_off) {
+		/* A first fragment: its header is not the whole segment's. */
+		tcpstate_stat_inc(TCPSTATE_STAT_FRAGMENTS);
+		return;
+	}
 	tcpstate_stat_inc(TCPSTATE_STAT_SEGMENTS_IPV6);
 	tot = ntohs(ip6h->payload_len) + sizeof(_ip6h);
 	/* A GSO packet above 64 KiB (BIG TCP) has no room for its length. */
