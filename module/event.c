@@ -30,7 +30,6 @@
  */
 
 #include <linux/atomic.h>
-#include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/irq_work.h>
 #include <linux/kernel.h>
@@ -38,7 +37,6 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
-#include <linux/nsproxy.h>
 #include <linux/percpu.h>
 #include <linux/poll.h>
 #include <linux/proc_fs.h>
@@ -54,6 +52,7 @@
 
 #include "event.h"
 #include "fsm.h"
+#include "netns.h"
 
 /* Larger rings are refused; the module parameter validates first. */
 #define TCPSTATE_EVENT_RING_MAX	(1U << 24)
@@ -97,8 +96,7 @@ struct tcpstate_event_reader {
 	u64 committed;			/* cursor as last published to
 					 * the writers, under readers_lock
 					 */
-	u32 netns;			/* the opener's network namespace */
-	bool all;			/* sees every namespace */
+	struct tcpstate_netns_view view;	/* the namespaces it sees */
 	bool listed;			/* opened for reading */
 	bool eof;			/* was given end of file at unload */
 	char line[TCPSTATE_EVENT_LINE_MAX];
@@ -261,8 +259,8 @@ static enum tcpstate_event_found reader_peek(struct tcpstate_event_reader *r,
 
 	for (;;) {
 		found = slot_read(r->cursor, ev);
-		if (found != TCPSTATE_EVENT_READY || r->all ||
-		    ev->netns == r->netns)
+		if (found != TCPSTATE_EVENT_READY ||
+		    tcpstate_netns_visible(&r->view, ev->netns_id))
 			return found;
 		r->cursor++;
 		if (!(++skipped % 1024))
@@ -376,15 +374,18 @@ static bool reader_woken(struct tcpstate_event_reader *r)
 
 static int events_open(struct inode *inode, struct file *file)
 {
+	struct tcpstate_netns_view view;
 	struct tcpstate_event_reader *r;
-	struct net *net = current->nsproxy->net_ns;
+	int err;
 
+	err = tcpstate_netns_open(file, &view);
+	if (err)
+		return err;
 	r = kzalloc(sizeof(*r), GFP_KERNEL);
 	if (!r)
 		return -ENOMEM;
 	mutex_init(&r->lock);
-	r->netns = net->ns.inum;
-	r->all = net_eq(net, &init_net) && capable(CAP_NET_ADMIN);
+	r->view = view;
 	r->cursor = ring_oldest();
 	file->private_data = r;
 

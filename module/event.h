@@ -21,7 +21,8 @@ enum tcpstate_reason {
 struct tcpstate_event {
 	u64 id;			/* set by tcpstate_event_emit() */
 	u64 ts_ns;		/* set by tcpstate_event_emit(): CLOCK_REALTIME */
-	u32 netns;		/* inode number of the network namespace */
+	u32 netns;		/* inode number of the namespace, for people */
+	u32 netns_id;		/* its id (netns.h): what readers filter on */
 	u32 seq;		/* causing segment's seq, 0 for a timer */
 	u32 ack;		/* causing segment's ack, 0 for a timer */
 	union {

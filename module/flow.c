@@ -38,6 +38,7 @@
 
 #include "event.h"
 #include "flow.h"
+#include "netns.h"
 #include "tcpstate.h"
 
 struct tcpstate_flow4 {
@@ -163,7 +164,8 @@ static void tcpstate_flow_emit(struct tcpstate_flow *f, enum tcpstate_fam fam,
 	struct tcpstate_event ev = {};
 	u8 c = tcpstate_fsm_client_end(&f->fsm);
 
-	ev.netns = f->netns;
+	ev.netns_id = f->netns;
+	ev.netns = tcpstate_netns_inum(f->netns);
 	ev.family = tcpstate_family[fam];
 	if (fam == TCPSTATE_FAM_IPV4) {
 		ev.caddr.v4 = tcpstate_flow_addr4(f)[c];
@@ -236,9 +238,33 @@ static void tcpstate_flow_unlink(struct tcpstate_flow __rcu **prev,
 }
 
 /*
- * How readily a flow gives way to a new one when the table is full: 0
- * finished, 1 closing, 2 half-open; 3 (not at all) for the rest.
+ * fsm.c's history records a letter per kind of segment each side sent, a
+ * bit each in fsm.seen: the client's seven letters, then the server's.
  */
+#define TCPSTATE_SEEN_CLIENT	0x007f
+#define TCPSTATE_SEEN_SERVER	0x3f80
+
+/*
+ * A flow picked up mid-stream that has only ever been heard from one
+ * side: what a spray of spoofed segments leaves, as well as the half of a
+ * real connection whose other half takes another path.  It idles out
+ * after timeout_syn, like a half-open connection, and is the first to
+ * give way when the table is full.
+ */
+static bool tcpstate_flow_one_way(const struct tcpstate_flow *f)
+{
+	return (f->fsm.flags & TCPSTATE_F_PICKUP) &&
+	       (!(f->fsm.seen & TCPSTATE_SEEN_CLIENT) ||
+		!(f->fsm.seen & TCPSTATE_SEEN_SERVER));
+}
+
+/*
+ * How readily a flow gives way to a new one when the table is full: 0
+ * finished, 1 a one-way pickup, 2 closing, 3 half-open;
+ * TCPSTATE_EVICT_NEVER for the rest.
+ */
+#define TCPSTATE_EVICT_NEVER	4
+
 static int tcpstate_flow_evict_class(const struct tcpstate_flow *f)
 {
 	u8 c = f->fsm.end[TCPSTATE_CLIENT].state;
@@ -246,15 +272,17 @@ static int tcpstate_flow_evict_class(const struct tcpstate_flow *f)
 
 	if (c == TCPSTATE_CLOSED && s == TCPSTATE_CLOSED)
 		return 0;
+	if (tcpstate_flow_one_way(f))
+		return 1;
 	if (c == TCPSTATE_CLOSED || s == TCPSTATE_CLOSED ||
 	    c == TCPSTATE_TIME_WAIT || s == TCPSTATE_TIME_WAIT ||
 	    c == TCPSTATE_CLOSING || s == TCPSTATE_CLOSING ||
 	    c == TCPSTATE_LAST_ACK || s == TCPSTATE_LAST_ACK)
-		return 1;
+		return 2;
 	if (c == TCPSTATE_SYN_SENT || c == TCPSTATE_SYN_RCVD ||
 	    s == TCPSTATE_SYN_RCVD || s == TCPSTATE_LISTEN)
-		return 2;
-	return 3;
+		return 3;
+	return TCPSTATE_EVICT_NEVER;
 }
 
 /*
@@ -269,7 +297,7 @@ static bool tcpstate_flow_evict(struct tcpstate_bucket *home)
 	struct tcpstate_bucket *best_b = NULL;
 	struct tcpstate_flow *best = NULL;
 	u32 now = jiffies, best_idle = 0;
-	int best_class = 3, fam;
+	int best_class = TCPSTATE_EVICT_NEVER, fam;
 
 	for (i = 0; i < TCPSTATE_EVICT_SCAN && best_class; i++) {
 		unsigned int n = (start + i) & (tcpstate_table.size - 1);
@@ -283,7 +311,8 @@ static bool tcpstate_flow_evict(struct tcpstate_bucket *home)
 				int class = tcpstate_flow_evict_class(f);
 				u32 idle = now - f->last;
 
-				if (class >= 3 || class > best_class ||
+				if (class >= TCPSTATE_EVICT_NEVER ||
+				    class > best_class ||
 				    (class == best_class && idle <= best_idle))
 					continue;
 				best = f;
@@ -432,11 +461,22 @@ static void tcpstate_flow_count(const struct tcpstate_result *r)
 			tcpstate_stat_inc(by_note[i].stat);
 }
 
+/* A segment that would change a state: is its checksum right?  Counted. */
+static bool tcpstate_flow_csum_ok(const struct tcpstate_csum *csum)
+{
+	if (!csum || csum->ok(csum))
+		return true;
+	tcpstate_stat_inc(TCPSTATE_STAT_BAD_CHECKSUM);
+	return false;
+}
+
 void tcpstate_flow_segment(const struct tcpstate_key *k,
-			   const struct tcpstate_seg *s)
+			   const struct tcpstate_seg *s,
+			   const struct tcpstate_csum *csum)
 {
 	struct tcpstate_bucket *b = tcpstate_key_bucket(k);
 	struct tcpstate_result r;
+	struct tcpstate_fsm next;
 	struct tcpstate_flow *f;
 	u32 now_us = tcpstate_now_us();
 	int i, tries = 0;
@@ -458,12 +498,26 @@ again:
 			tcpstate_stat_inc(TCPSTATE_STAT_NO_FLOW);
 			goto out;
 		}
+		if (!tcpstate_flow_csum_ok(csum))
+			goto out;
+		csum = NULL;
 		f = tcpstate_flow_create(b, k);
 		if (!f)
 			goto out;
 	}
 
-	tcpstate_fsm_step(&f->fsm, s, now_us, &r);
+	/*
+	 * The step is tried on a copy: a segment that would move a state is
+	 * taken only if its checksum is right, as the receiver would drop
+	 * it otherwise.  Checksums are verified for these segments only.
+	 */
+	next = f->fsm;
+	tcpstate_fsm_step(&next, s, now_us, &r);
+	if (r.nr && !tcpstate_flow_csum_ok(csum)) {
+		spin_unlock_bh(&b->lock);
+		goto out;
+	}
+	f->fsm = next;
 	f->last = jiffies;
 	if (r.notes & TCPSTATE_N_NEWGEN)
 		f->created = f->last;
@@ -547,6 +601,8 @@ static bool tcpstate_flow_gc_one(struct tcpstate_flow *f,
 
 	tc = tcpstate_state_timeout(f->fsm.end[TCPSTATE_CLIENT].state);
 	ts = tcpstate_state_timeout(f->fsm.end[TCPSTATE_SERVER].state);
+	if (tc && ts && tcpstate_flow_one_way(f))
+		tc = ts = tcpstate_state_timeout(TCPSTATE_SYN_SENT);
 	if (!tc || !ts || idle < max(tc, ts))
 		return false;
 	tcpstate_flow_emit_close(f, fam, TCPSTATE_REASON_TIMER);

@@ -30,7 +30,7 @@ struct tcpstate_key {
 		struct in6_addr v6[2];
 	} addr;
 	__be16 port[2];
-	u32 netns;		/* inode number of the network namespace */
+	u32 netns;		/* the namespace's id (netns.h), never reused */
 	u8 fam;			/* enum tcpstate_fam */
 };
 
@@ -43,7 +43,7 @@ struct tcpstate_key {
 struct tcpstate_flow {
 	struct tcpstate_flow __rcu *next;
 	struct rcu_head rcu;
-	u32 netns;		/* 0 once unlinked from its bucket */
+	u32 netns;		/* namespace id; 0 once unlinked */
 	__be16 port[2];		/* canonical order, as in the key */
 	u32 created;		/* jiffies of the first segment (generation) */
 	u32 last;		/* jiffies of the last segment or timer move */
@@ -75,12 +75,25 @@ struct tcpstate_flow_view {
 int tcpstate_flow_init(void);
 void tcpstate_flow_exit(void);
 
-/* Feed one segment of the flow @k.  Softirq or process context. */
-void tcpstate_flow_segment(const struct tcpstate_key *k,
-			   const struct tcpstate_seg *s);
+/*
+ * Whether a segment's checksum is right, asked only of a segment that
+ * would change a state (see tcpstate_flow_segment()).
+ */
+struct tcpstate_csum {
+	bool (*ok)(const struct tcpstate_csum *c);
+};
 
 /*
- * Remove every flow of the namespace @netns (0: of every namespace),
+ * Feed one segment of the flow @k.  Softirq or process context.  If the
+ * segment would change a state, @csum (if not NULL) is asked first, and a
+ * segment with a bad checksum changes nothing.
+ */
+void tcpstate_flow_segment(const struct tcpstate_key *k,
+			   const struct tcpstate_seg *s,
+			   const struct tcpstate_csum *csum);
+
+/*
+ * Remove every flow of the namespace with id @netns (0: of every one),
  * reporting each endpoint not yet CLOSED as a transition with @reason.
  */
 void tcpstate_flow_flush(u32 netns, u8 reason);

@@ -23,9 +23,30 @@
  * pair are sent in one namespace and received in the other, so each of
  * the two sees them once, as each of them is an observer.
  *
- * Priority: just after conntrack's defragmentation, so that reassembled
- * datagrams are seen whole when it is loaded; and before raw, mangle and
- * NAT, so the tuple is the one on the wire.
+ * Priority: just after NAT's destination step (DNAT, REDIRECT, and the
+ * undoing of SNAT/masquerade on replies), which comes after conntrack's
+ * defragmentation, so reassembled datagrams are seen whole.  There both
+ * directions of a NATed connection carry one tuple:
+ *
+ *	forwarded	PRE_ROUTING sees the original direction after DNAT
+ *			and replies after their destination is un-SNATed,
+ *			both (client's source, server's real address); the
+ *			source rewrites (SNAT, un-DNAT) come later, in
+ *			POST_ROUTING;
+ *	local		LOCAL_OUT sees a local socket's segments after DNAT
+ *			of the output path, PRE_ROUTING the arriving ones
+ *			after REDIRECT/DNAT or un-SNAT: again the addresses
+ *			the local socket itself uses.
+ *
+ * Without NAT this is the tuple on the wire.  A segment that raw or
+ * mangle rules drop before this point is not seen.
+ *
+ * Fragments: a fragment that nothing reassembled (no conntrack) is not a
+ * whole segment; it is counted and skipped, the first one too.
+ *
+ * Checksums: a segment that would change a state is taken only if its
+ * checksum is right (or already verified, or local: CHECKSUM_PARTIAL), as
+ * conntrack does; see tcpstate_flow_segment().
  */
 
 #define pr_fmt(fmt) "tcpstate: " fmt
@@ -46,6 +67,7 @@
 
 #include "event.h"
 #include "flow.h"
+#include "netns.h"
 #include "tcpstate.h"
 
 /* Longest TCP options area. */
@@ -95,16 +117,43 @@ static u8 tcpstate_hook_wscale(const struct sk_buff *skb, unsigned int thoff,
 	return TCPSTATE_WSCALE_NONE;
 }
 
+/* A segment's checksum, verified only when the flow table asks. */
+struct tcpstate_hook_csum {
+	struct tcpstate_csum c;
+	struct sk_buff *skb;
+	unsigned int hook;
+	unsigned int thoff;
+	u8 pf;
+};
+
+static bool tcpstate_hook_csum_ok(const struct tcpstate_csum *c)
+{
+	const struct tcpstate_hook_csum *hc =
+		container_of(c, struct tcpstate_hook_csum, c);
+
+	if (skb_csum_unnecessary(hc->skb))
+		return true;
+	return !nf_checksum(hc->skb, hc->hook, hc->thoff, IPPROTO_TCP, hc->pf);
+}
+
 /*
  * The TCP header at @thoff of a datagram whose IP payload, TCP header
  * included, is @tcplen bytes.  Fills @s and @k's ports and canonical
  * order; @k's addresses come in as (source, destination) and are swapped
  * if the destination is the lower end.
  */
-static void tcpstate_hook_tcp(const struct sk_buff *skb, unsigned int thoff,
+static void tcpstate_hook_tcp(struct sk_buff *skb, unsigned int thoff,
 			      unsigned int tcplen, unsigned int alen,
-			      struct tcpstate_key *k)
+			      struct tcpstate_key *k,
+			      const struct nf_hook_state *state)
 {
+	struct tcpstate_hook_csum csum = {
+		.c.ok = tcpstate_hook_csum_ok,
+		.skb = skb,
+		.hook = state->hook,
+		.thoff = thoff,
+		.pf = state->pf,
+	};
 	struct tcpstate_seg s;
 	struct tcphdr _th;
 	const struct tcphdr *th;
@@ -158,10 +207,11 @@ static void tcpstate_hook_tcp(const struct sk_buff *skb, unsigned int thoff,
 		else
 			swap(k->addr.v6[0], k->addr.v6[1]);
 	}
-	tcpstate_flow_segment(k, &s);
+	tcpstate_flow_segment(k, &s, &csum.c);
 }
 
-static void tcpstate_hook_ipv4(const struct sk_buff *skb, const struct net *net)
+static void tcpstate_hook_ipv4(struct sk_buff *skb,
+			       const struct nf_hook_state *state)
 {
 	unsigned int nh = skb_network_offset(skb), ihl, tot;
 	const struct iphdr *iph;
@@ -171,7 +221,8 @@ static void tcpstate_hook_ipv4(const struct sk_buff *skb, const struct net *net)
 	iph = skb_header_pointer(skb, nh, sizeof(_iph), &_iph);
 	if (!iph || iph->protocol != IPPROTO_TCP)
 		return;
-	if (iph->frag_off & htons(IP_OFFSET)) {
+	/* Any fragment, the first (offset 0, MF set) included. */
+	if (ip_is_fragment(iph)) {
 		tcpstate_stat_inc(TCPSTATE_STAT_FRAGMENTS);
 		return;
 	}
@@ -189,13 +240,14 @@ static void tcpstate_hook_ipv4(const struct sk_buff *skb, const struct net *net)
 
 	memset(&k, 0, sizeof(k));
 	k.fam = TCPSTATE_FAM_IPV4;
-	k.netns = net->ns.inum;
+	k.netns = tcpstate_netns_id(state->net);
 	k.addr.v4[0] = iph->saddr;
 	k.addr.v4[1] = iph->daddr;
-	tcpstate_hook_tcp(skb, nh + ihl, tot - ihl, 4, &k);
+	tcpstate_hook_tcp(skb, nh + ihl, tot - ihl, 4, &k, state);
 }
 
-static void tcpstate_hook_ipv6(const struct sk_buff *skb, const struct net *net)
+static void tcpstate_hook_ipv6(struct sk_buff *skb,
+			       const struct nf_hook_state *state)
 {
 	unsigned int nh = skb_network_offset(skb), tot;
 	const struct ipv6hdr *ip6h;
@@ -225,6 +277,11 @@ static void tcpstate_hook_ipv6(const struct sk_buff *skb, const struct net *net)
 	}
 	if (nexthdr != IPPROTO_TCP)
 		return;
+	if (frag_off) {
+		/* A first fragment: its header is not the whole segment's. */
+		tcpstate_stat_inc(TCPSTATE_STAT_FRAGMENTS);
+		return;
+	}
 	tcpstate_stat_inc(TCPSTATE_STAT_SEGMENTS_IPV6);
 	tot = ntohs(ip6h->payload_len) + sizeof(_ip6h);
 	/* A GSO packet above 64 KiB (BIG TCP) has no room for its length. */
@@ -237,10 +294,10 @@ static void tcpstate_hook_ipv6(const struct sk_buff *skb, const struct net *net)
 
 	memset(&k, 0, sizeof(k));
 	k.fam = TCPSTATE_FAM_IPV6;
-	k.netns = net->ns.inum;
+	k.netns = tcpstate_netns_id(state->net);
 	k.addr.v6[0] = ip6h->saddr;
 	k.addr.v6[1] = ip6h->daddr;
-	tcpstate_hook_tcp(skb, thoff, tot - (thoff - nh), 16, &k);
+	tcpstate_hook_tcp(skb, thoff, tot - (thoff - nh), 16, &k, state);
 }
 
 static bool tcpstate_hook_from_lo(const struct nf_hook_state *state)
@@ -252,14 +309,14 @@ static unsigned int tcpstate_hook_in4(void *priv, struct sk_buff *skb,
 				      const struct nf_hook_state *state)
 {
 	if (!tcpstate_hook_from_lo(state))
-		tcpstate_hook_ipv4(skb, state->net);
+		tcpstate_hook_ipv4(skb, state);
 	return NF_ACCEPT;
 }
 
 static unsigned int tcpstate_hook_out4(void *priv, struct sk_buff *skb,
 				       const struct nf_hook_state *state)
 {
-	tcpstate_hook_ipv4(skb, state->net);
+	tcpstate_hook_ipv4(skb, state);
 	return NF_ACCEPT;
 }
 
@@ -267,14 +324,14 @@ static unsigned int tcpstate_hook_in6(void *priv, struct sk_buff *skb,
 				      const struct nf_hook_state *state)
 {
 	if (!tcpstate_hook_from_lo(state))
-		tcpstate_hook_ipv6(skb, state->net);
+		tcpstate_hook_ipv6(skb, state);
 	return NF_ACCEPT;
 }
 
 static unsigned int tcpstate_hook_out6(void *priv, struct sk_buff *skb,
 				       const struct nf_hook_state *state)
 {
-	tcpstate_hook_ipv6(skb, state->net);
+	tcpstate_hook_ipv6(skb, state);
 	return NF_ACCEPT;
 }
 
@@ -283,25 +340,25 @@ static const struct nf_hook_ops tcpstate_hook_ops[] = {
 		.hook = tcpstate_hook_in4,
 		.pf = NFPROTO_IPV4,
 		.hooknum = NF_INET_PRE_ROUTING,
-		.priority = NF_IP_PRI_CONNTRACK_DEFRAG + 1,
+		.priority = NF_IP_PRI_NAT_DST + 1,
 	},
 	{
 		.hook = tcpstate_hook_out4,
 		.pf = NFPROTO_IPV4,
 		.hooknum = NF_INET_LOCAL_OUT,
-		.priority = NF_IP_PRI_CONNTRACK_DEFRAG + 1,
+		.priority = NF_IP_PRI_NAT_DST + 1,
 	},
 	{
 		.hook = tcpstate_hook_in6,
 		.pf = NFPROTO_IPV6,
 		.hooknum = NF_INET_PRE_ROUTING,
-		.priority = NF_IP6_PRI_CONNTRACK_DEFRAG + 1,
+		.priority = NF_IP6_PRI_NAT_DST + 1,
 	},
 	{
 		.hook = tcpstate_hook_out6,
 		.pf = NFPROTO_IPV6,
 		.hooknum = NF_INET_LOCAL_OUT,
-		.priority = NF_IP6_PRI_CONNTRACK_DEFRAG + 1,
+		.priority = NF_IP6_PRI_NAT_DST + 1,
 	},
 };
 
@@ -323,7 +380,7 @@ static void __net_exit tcpstate_hook_net_exit(struct net *net)
 {
 	nf_unregister_net_hooks(net, tcpstate_hook_ops,
 				ARRAY_SIZE(tcpstate_hook_ops));
-	tcpstate_flow_flush(net->ns.inum, tcpstate_hook_unloading ?
+	tcpstate_flow_flush(tcpstate_netns_id(net), tcpstate_hook_unloading ?
 			    TCPSTATE_REASON_UNLOAD : TCPSTATE_REASON_EVICT);
 }
 

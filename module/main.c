@@ -21,6 +21,7 @@
 
 #include "event.h"
 #include "flow.h"
+#include "netns.h"
 #include "tcpstate.h"
 
 /* The value as written, without the newline echo adds, for the log. */
@@ -62,9 +63,40 @@ static const struct kernel_param_ops tcpstate_uparam_ops = {
 	module_param_cb(name, &tcpstate_uparam_ops, &tcpstate_##name, perm); \
 	MODULE_PARM_DESC(name, desc " (" #lo ".." #hi ")")
 
-/* 0 here means "scaled to memory at load" (see tcpstate_init()). */
-TCPSTATE_UPARAM(max_flows, 0, 1, 16777216, 0644,
-		"most flows tracked at once (default: RAM / 16 KiB, 1024..262144)");
+/*
+ * max_flows: 0 means "scaled to memory at load" (see tcpstate_init()).
+ * The table's bucket count is chosen at load from it; a later write may
+ * not ask for more than TCPSTATE_FLOWS_PER_BUCKET flows a bucket on
+ * average (eight times the load-time ratio), so chains stay short.
+ */
+#define TCPSTATE_FLOWS_PER_BUCKET	16
+
+static int tcpstate_max_flows_set(const char *val,
+				  const struct kernel_param *kp)
+{
+	unsigned int v, buckets = READ_ONCE(tcpstate_table.size);
+	u64 limit = (u64)buckets * TCPSTATE_FLOWS_PER_BUCKET;
+
+	if (buckets && !kstrtouint(val, 0, &v) && v > limit) {
+		pr_err("%s=%.*s refused: the table has %u buckets, at most %llu flows; reload the module for more\n",
+		       kp->name, tcpstate_param_len(val), val, buckets, limit);
+		return -EINVAL;
+	}
+	return tcpstate_uparam_set(val, kp);
+}
+
+static const struct kernel_param_ops tcpstate_max_flows_ops = {
+	.set = tcpstate_max_flows_set,
+	.get = tcpstate_uparam_get,
+};
+
+struct tcpstate_uparam tcpstate_max_flows = {
+	.val = 0, .min = 1, .max = 16777216,
+};
+module_param_cb(max_flows, &tcpstate_max_flows_ops, &tcpstate_max_flows,
+		0644);
+MODULE_PARM_DESC(max_flows,
+		 "most flows tracked at once (default: RAM / 16 KiB, 1024..262144; at run time at most 16 a table bucket) (1..16777216)");
 TCPSTATE_UPARAM(time_wait_ms, 60000, 1, 600000, 0644,
 		"2MSL: ms an endpoint stays in TIME_WAIT (default 60000)");
 TCPSTATE_UPARAM(linger_ms, 10000, 1, 3600000, 0644,
@@ -204,6 +236,9 @@ static int __init tcpstate_init(void)
 	 * The ring before the table (flows report into it until the very
 	 * end), the table before the files that read it, the hooks last.
 	 */
+	err = tcpstate_netns_init();
+	if (err)
+		goto err_netns;
 	err = tcpstate_event_init(tcpstate_param(&tcpstate_ring_size));
 	if (err)
 		goto err_event;
@@ -233,6 +268,8 @@ err_stats:
 err_flow:
 	tcpstate_event_exit();
 err_event:
+	tcpstate_netns_exit();
+err_netns:
 	pr_err("cannot load: %d\n", err);
 	return err;
 }
@@ -247,6 +284,8 @@ static void __exit tcpstate_exit(void)
 	tcpstate_flow_exit();
 	/* Readers blocked on the event stream drain and get end-of-file. */
 	tcpstate_event_exit();
+	/* After the hooks' pernet exits, which name namespaces by id. */
+	tcpstate_netns_exit();
 	kfree(rcu_dereference_protected(tcpstate_ports, true));
 }
 

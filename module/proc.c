@@ -9,23 +9,20 @@
  * it of the next line, so a long table is read in linear time.  Lines of
  * flows added or removed during a read may be missed, never invented.
  *
- * A reader sees the flows of the network namespace it opened the file
- * in; one that opened it in the initial namespace with CAP_NET_ADMIN sees
- * every namespace's flows.
+ * Who may open it and whose flows it shows: tcpstate_netns_open().  The
+ * netns column is the namespace's inode number, for people; the filter
+ * uses the module's namespace id, which is never reused.
  */
 
 #define pr_fmt(fmt) "tcpstate: " fmt
 
-#include <linux/capability.h>
 #include <linux/jiffies.h>
-#include <linux/nsproxy.h>
 #include <linux/proc_fs.h>
-#include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/socket.h>
-#include <net/net_namespace.h>
 
 #include "flow.h"
+#include "netns.h"
 #include "tcpstate.h"
 
 /* The column layout: header and rows share the widths. */
@@ -38,8 +35,7 @@
 #define TCPSTATE_ENDPOINT_LEN	56
 
 struct tcpstate_proc_iter {
-	u32 netns;		/* the opener's namespace */
-	bool all;		/* ... or every namespace */
+	struct tcpstate_netns_view view;	/* the namespaces it sees */
 	/* The flow at line pos is the skip-th visible one of bucket. */
 	loff_t pos;
 	unsigned int bucket;
@@ -53,9 +49,7 @@ static struct proc_dir_entry *tcpstate_proc_pde;
 static bool tcpstate_proc_visible(const struct tcpstate_proc_iter *it,
 				  const struct tcpstate_flow *f)
 {
-	u32 netns = READ_ONCE(f->netns);
-
-	return netns && (it->all || netns == it->netns);
+	return tcpstate_netns_visible(&it->view, READ_ONCE(f->netns));
 }
 
 /* The flow (bucket, skip) names, or the next one after it.  Under RCU. */
@@ -169,7 +163,7 @@ static int tcpstate_proc_show(struct seq_file *m, void *v)
 		strscpy(history, "-", sizeof(history));
 	tcpstate_fsm_flags_format(fv.fsm.flags, flags);
 
-	seq_printf(m, TCPSTATE_PROC_ROW, fv.key.netns,
+	seq_printf(m, TCPSTATE_PROC_ROW, tcpstate_netns_inum(fv.key.netns),
 		   fv.key.fam == TCPSTATE_FAM_IPV4 ? "ipv4" : "ipv6",
 		   client, server,
 		   tcpstate_state_name(fv.fsm.end[TCPSTATE_CLIENT].state),
@@ -188,15 +182,17 @@ static const struct seq_operations tcpstate_proc_seq_ops = {
 
 static int tcpstate_proc_open(struct inode *inode, struct file *file)
 {
+	struct tcpstate_netns_view view;
 	struct tcpstate_proc_iter *it;
-	struct net *net = current->nsproxy->net_ns;
+	int err;
 
+	err = tcpstate_netns_open(file, &view);
+	if (err)
+		return err;
 	it = __seq_open_private(file, &tcpstate_proc_seq_ops, sizeof(*it));
 	if (!it)
 		return -ENOMEM;
-	it->netns = net->ns.inum;
-	it->all = net_eq(net, &init_net) &&
-		  file_ns_capable(file, &init_user_ns, CAP_NET_ADMIN);
+	it->view = view;
 	it->pos = 1;
 	return 0;
 }

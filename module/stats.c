@@ -5,15 +5,24 @@
  * The packet path bumps per-cpu counters; a read sums them, walks the
  * table under RCU for the flows per state, and asks the event ring for its
  * own figures.  Names may be added, never renamed.
+ *
+ * Who may open it: tcpstate_netns_open().  The flow gauges (flows_active*,
+ * the endpoints per state) count the reader's namespace, or every one for
+ * a reader who sees all namespaces.  The other counters are the host's,
+ * all namespaces together: only a reader who sees every namespace gets
+ * them, the others get the gauges of their own namespace and the table's
+ * settings, nothing that counts other namespaces' traffic.
  */
 
 #define pr_fmt(fmt) "tcpstate: " fmt
 
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
+#include <linux/slab.h>
 
 #include "event.h"
 #include "flow.h"
+#include "netns.h"
 #include "tcpstate.h"
 
 DEFINE_PER_CPU(struct tcpstate_stats, tcpstate_stats);
@@ -48,12 +57,14 @@ static const char *const tcpstate_stat_names[TCPSTATE_STAT_NR] = {
 	[TCPSTATE_STAT_INVALID_RST] = "invalid_rst",
 	[TCPSTATE_STAT_INVALID_SEQ] = "invalid_seq",
 	[TCPSTATE_STAT_INVALID_UNEXPECTED] = "invalid_unexpected",
+	[TCPSTATE_STAT_BAD_CHECKSUM] = "invalid_checksum",
 };
 
 static struct proc_dir_entry *tcpstate_stats_pde;
 
 /* Endpoints per state, by side, counted by a walk of the whole table. */
-static void tcpstate_stats_walk(unsigned long n[2][TCPSTATE_NR_STATES],
+static void tcpstate_stats_walk(const struct tcpstate_netns_view *view,
+				unsigned long n[2][TCPSTATE_NR_STATES],
 				unsigned long active[TCPSTATE_FAM_NR])
 {
 	unsigned int i;
@@ -67,6 +78,9 @@ static void tcpstate_stats_walk(unsigned long n[2][TCPSTATE_NR_STATES],
 		for (fam = 0; fam < TCPSTATE_FAM_NR; fam++) {
 			for (f = rcu_dereference(b->head[fam]); f;
 			     f = rcu_dereference(f->next)) {
+				if (!tcpstate_netns_visible(view,
+							    READ_ONCE(f->netns)))
+					continue;
 				active[fam]++;
 				for (side = 0; side < 2; side++) {
 					u8 st = READ_ONCE(f->fsm.end[side].state);
@@ -87,13 +101,14 @@ static void tcpstate_stats_walk(unsigned long n[2][TCPSTATE_NR_STATES],
 
 static int tcpstate_stats_show(struct seq_file *m, void *v)
 {
+	const struct tcpstate_netns_view *view = m->private;
 	unsigned long (*n)[TCPSTATE_NR_STATES];
 	unsigned long active[TCPSTATE_FAM_NR] = {};
 	struct tcpstate_event_stats es = {};
 	unsigned int i;
 	int cpu, side;
 
-	for (i = 0; i < TCPSTATE_STAT_NR; i++) {
+	for (i = 0; view->all && i < TCPSTATE_STAT_NR; i++) {
 		u64 sum = 0;
 
 		for_each_possible_cpu(cpu)
@@ -104,8 +119,10 @@ static int tcpstate_stats_show(struct seq_file *m, void *v)
 	n = kcalloc(2, sizeof(*n), GFP_KERNEL);
 	if (!n)
 		return -ENOMEM;
-	tcpstate_stats_walk(n, active);
-	seq_printf(m, "flows_active %d\n", atomic_read(&tcpstate_table.count));
+	tcpstate_stats_walk(view, n, active);
+	seq_printf(m, "flows_active %lu\n", view->all ?
+		   (unsigned long)atomic_read(&tcpstate_table.count) :
+		   active[TCPSTATE_FAM_IPV4] + active[TCPSTATE_FAM_IPV6]);
 	seq_printf(m, "flows_active_ipv4 %lu\n", active[TCPSTATE_FAM_IPV4]);
 	seq_printf(m, "flows_active_ipv6 %lu\n", active[TCPSTATE_FAM_IPV6]);
 	seq_printf(m, "flows_max %u\n", tcpstate_param(&tcpstate_max_flows));
@@ -116,9 +133,11 @@ static int tcpstate_stats_show(struct seq_file *m, void *v)
 				   tcpstate_state_name(i), n[side][i]);
 	kfree(n);
 
-	tcpstate_event_stats_read(&es);
-	seq_printf(m, "events_emitted %llu\n", es.emitted);
-	seq_printf(m, "events_overwritten %llu\n", es.overwritten);
+	if (view->all) {
+		tcpstate_event_stats_read(&es);
+		seq_printf(m, "events_emitted %llu\n", es.emitted);
+		seq_printf(m, "events_overwritten %llu\n", es.overwritten);
+	}
 	seq_printf(m, "entry_bytes_ipv4 %u\n",
 		   tcpstate_flow_entry_size(TCPSTATE_FAM_IPV4));
 	seq_printf(m, "entry_bytes_ipv6 %u\n",
@@ -129,7 +148,27 @@ static int tcpstate_stats_show(struct seq_file *m, void *v)
 
 static int tcpstate_stats_open(struct inode *inode, struct file *file)
 {
-	return single_open(file, tcpstate_stats_show, NULL);
+	struct tcpstate_netns_view *view;
+	int err;
+
+	view = kmalloc(sizeof(*view), GFP_KERNEL);
+	if (!view)
+		return -ENOMEM;
+	err = tcpstate_netns_open(file, view);
+	if (!err)
+		err = single_open(file, tcpstate_stats_show, view);
+	if (err)
+		kfree(view);
+	return err;
+}
+
+static int tcpstate_stats_release(struct inode *inode, struct file *file)
+{
+	void *view = ((struct seq_file *)file->private_data)->private;
+	int err = single_release(inode, file);
+
+	kfree(view);
+	return err;
 }
 
 static ssize_t tcpstate_stats_write(struct file *file, const char __user *buf,
@@ -142,7 +181,7 @@ static const struct proc_ops tcpstate_stats_ops = {
 	.proc_open = tcpstate_stats_open,
 	.proc_read = seq_read,
 	.proc_lseek = seq_lseek,
-	.proc_release = single_release,
+	.proc_release = tcpstate_stats_release,
 	.proc_write = tcpstate_stats_write,
 };
 

@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# A dead namespace stays invisible to the namespace that gets its inode
+# number (issue 10, item 2).  A connection over loopback in namespace A;
+# A goes (its flows are flushed, with events); a new namespace B is
+# created, and gets A's inode number, which the kernel hands out again
+# at once.  A reader in B must see none of A's events or flows: the
+# module names namespaces by an id of its own, never reused.
+#
+# The namespaces are made with unshare() in this process, not with ip
+# netns: ip -n and ip netns exec make mount namespaces, whose numbers
+# come from the same pool and would take A's first.
+import ctypes
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import *  # noqa: E402,F403
+
+PORT = 7511
+CLONE_NEWNET = 0x40000000
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def enter_new_netns():
+    if libc.unshare(CLONE_NEWNET) != 0:
+        fail("unshare: %s" % os.strerror(ctypes.get_errno()))
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    return netns_inode()
+
+
+def back(fd):
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        fail("setns: %s" % os.strerror(ctypes.get_errno()))
+
+
+def mine(evs):
+    return [e for e in evs if e["server"].endswith(":%d" % PORT)]
+
+
+with Module(time_wait_ms=600000):
+    home = os.open("/proc/self/ns/net", os.O_RDONLY)
+    ino = enter_new_netns()
+    connect_once("127.0.0.1", PORT)
+    back(home)
+    # A is gone once nothing refers to it; its flows go with it.
+    wait_until(lambda: len(mine(read_events())) >= 4 and
+               not [r for r in read_table()
+                    if r["server"].endswith(":%d" % PORT)],
+               30, what="A's connection's events, then its flows' flush")
+    info("A (inode %d): %d events for its connection"
+         % (ino, len(mine(read_events()))))
+
+    held = []
+    try:
+        for i in range(20):
+            got = enter_new_netns()
+            if got == ino:
+                break
+            held.append(os.open("/proc/self/ns/net", os.O_RDONLY))
+            back(home)
+        else:
+            fail("none of 20 new namespaces got A's inode %d" % ino)
+        info("B got A's inode %d (try %d)" % (ino, len(held) + 1))
+        fd = os.open("/proc/tcpstate_events", os.O_RDONLY | os.O_NONBLOCK)
+        with open("/proc/tcpstate") as f:
+            table = f.read().splitlines()[1:]
+        stats = read_stats()
+        back(home)
+        evs = [parse_event(x) for x in read_lines(fd)]
+        os.close(fd)
+    finally:
+        back(home)
+        for fd in held:
+            os.close(fd)
+    info("the reader in B: %d events, %d flows, flows_active %d"
+         % (len(evs), len(table), stats["flows_active"]))
+    if evs:
+        fail("the reader in B saw %d events of the dead A, first %r"
+             % (len(evs), evs[0]))
+    if table or stats["flows_active"]:
+        fail("the reader in B saw flows: %r" % table)
