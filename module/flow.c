@@ -25,12 +25,14 @@
 #define pr_fmt(fmt) "tcpstate: " fmt
 
 #include <linux/atomic.h>
+#include <linux/delay.h>
 #include <linux/jhash.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/math64.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/socket.h>
@@ -69,6 +71,52 @@ static struct kmem_cache *tcpstate_cache[TCPSTATE_FAM_NR];
 static u32 tcpstate_hash_seed __read_mostly;
 static struct delayed_work tcpstate_gc;
 static unsigned int tcpstate_gc_cursor;
+
+#ifdef TCPSTATE_FAULT_INJECTION
+/*
+ * Fault injection, for the tests that force a race (only in the build
+ * scripts/build-module makes with TCPSTATE_FAULT=1; the shipped module has
+ * none of this).  Every knob is 0, off, by default.
+ *
+ * fault_gc_stall_ms: each GC run sleeps this long after it starts (where
+ *	it once read its clock for the whole walk), as a preempted worker
+ *	would on PREEMPT_RT.
+ * fault_syn_stall_port, fault_syn_stall_ms: a SYN to or from this port
+ *	spins this long in the hook just after its lookup in the table (a
+ *	hook in flight, between reading its clock and taking the lock).
+ */
+static unsigned int fault_gc_stall_ms;
+module_param(fault_gc_stall_ms, uint, 0644);
+MODULE_PARM_DESC(fault_gc_stall_ms, "fault injection: GC stall (ms)");
+static unsigned int fault_syn_stall_port;
+module_param(fault_syn_stall_port, uint, 0644);
+MODULE_PARM_DESC(fault_syn_stall_port, "fault injection: port whose SYNs stall");
+static unsigned int fault_syn_stall_ms;
+module_param(fault_syn_stall_ms, uint, 0644);
+MODULE_PARM_DESC(fault_syn_stall_ms, "fault injection: SYN stall (ms)");
+
+static void tcpstate_fault_gc_stall(void)
+{
+	unsigned int ms = READ_ONCE(fault_gc_stall_ms);
+
+	if (ms)
+		msleep(ms);
+}
+
+static void tcpstate_fault_syn_stall(const struct tcpstate_seg *s)
+{
+	unsigned int port = READ_ONCE(fault_syn_stall_port);
+	unsigned int ms = READ_ONCE(fault_syn_stall_ms);
+
+	if (port && ms && (s->sport == port || s->dport == port) &&
+	    (s->flags & (TCPSTATE_TCP_SYN | TCPSTATE_TCP_ACK)) ==
+	    TCPSTATE_TCP_SYN)
+		mdelay(ms);
+}
+#else
+static inline void tcpstate_fault_gc_stall(void) {}
+static inline void tcpstate_fault_syn_stall(const struct tcpstate_seg *s) {}
+#endif
 
 static const u8 tcpstate_family[TCPSTATE_FAM_NR] = {
 	[TCPSTATE_FAM_IPV4] = AF_INET,
@@ -444,6 +492,7 @@ void tcpstate_flow_segment(const struct tcpstate_key *k,
 	rcu_read_lock();
 again:
 	f = tcpstate_flow_lookup(b, k);
+	tcpstate_fault_syn_stall(s);
 	if (f) {
 		spin_lock_bh(&b->lock);
 		if (READ_ONCE(f->netns) != k->netns) {
@@ -585,6 +634,7 @@ static void tcpstate_flow_gc_work(struct work_struct *work)
 	slice = DIV_ROUND_UP(tcpstate_table.size * TCPSTATE_GC_INTERVAL_MS,
 			     sweep_ms);
 	slice = min(slice, tcpstate_table.size);
+	tcpstate_fault_gc_stall();
 
 	for (i = 0; i < slice; i++) {
 		tcpstate_flow_gc_bucket(&tcpstate_table.buckets[tcpstate_gc_cursor],
