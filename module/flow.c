@@ -460,7 +460,10 @@ static struct tcpstate_flow *tcpstate_flow_create(struct tcpstate_bucket *b,
 	spin_lock_bh(&b->lock);
 	old = tcpstate_flow_lookup(b, k);
 	if (old || READ_ONCE(tcpstate_flow_stopping)) {
-		/* Another CPU added it first; ours was never visible. */
+		/*
+		 * Another CPU added it first, or the table is going away;
+		 * ours was never visible.
+		 */
 		kmem_cache_free(tcpstate_cache[k->fam], obj);
 		atomic_dec(&tcpstate_table.count);
 		if (!old)

@@ -3,17 +3,17 @@
 #
 # rmmod and namespace deletion while connections churn (issue 9, item 3).
 #
-# Part 1 forces the window: the fault-injection build spins 800 ms in the
-# hook, just after its lookup, on every SYN to port 7171, and threads (one
-# per two CPUs, so rmmod is not starved) connect to that port in a loop, so
-# hooks are always in flight when rmmod
-# starts.  Unhooking does not wait for them: if the table is flushed and
-# freed while one is still inside, that hook adds a flow after the flush
-# (the slab cache is destroyed with objects remaining) and queues the GC
-# after it was cancelled (a fault when it fires in freed module memory).
-# rmmod must succeed, the kernel log must stay clean (the runner checks
-# for splats; we look for the slab's complaint as well) and a blocked
-# reader must get end of file.
+# Part 1 keeps hooks in flight at rmmod: the fault-injection build spins
+# 800 ms in the hook, just after its lookup, on every SYN to port 7171,
+# and threads (one per two CPUs, so rmmod is not starved) connect to that
+# port in a loop.  A hook still inside the module after the table was
+# flushed and freed would add a flow after the flush (the slab cache is
+# destroyed with objects remaining) and queue the GC after it was
+# cancelled (a fault when it fires in freed module memory).  rmmod must
+# succeed, the kernel log must stay clean (the runner checks for splats;
+# we look for the slab's complaint as well) and a blocked reader must get
+# end of file.  (On the code before .pre_exit this passed too, in two runs
+# on 6.1: it guards the teardown, it does not prove that window.)
 #
 # Part 2, three times: short connections from four threads, an iperf3
 # stream and a reader, plus namespaces with their own churn deleted
