@@ -30,6 +30,7 @@
  */
 
 #include <linux/atomic.h>
+#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/irq_work.h>
 #include <linux/kernel.h>
@@ -569,20 +570,58 @@ err_proc:
 	return -ENOMEM;
 }
 
+/* Nothing waits on readers_wait any more. */
+static bool readers_wait_empty(void)
+{
+	bool empty;
+
+	spin_lock_irq(&readers_wait.lock);
+	empty = list_empty(&readers_wait.head);
+	spin_unlock_irq(&readers_wait.lock);
+	return empty;
+}
+
 /*
- * The caller has stopped emitting.  Readers blocked in read() or poll()
- * wake up, drain what is left and get end of file; we give them up to
- * TCPSTATE_EVENT_EOF_GRACE to do so.  proc_remove() then waits for every
- * file operation in flight and releases the files still open.
+ * The caller has stopped emitting.  In order:
+ *
+ * 1. Readers blocked in read() or poll() wake up, drain what is left and
+ *    get end of file; we give them up to TCPSTATE_EVENT_EOF_GRACE.
+ * 2. proc_remove() waits for every file operation in flight and releases
+ *    the files still open: from then on no call of ours runs for them,
+ *    so nothing adds itself to readers_wait again.
+ * 3. readers_wait lives in the module's memory, and waiters may still be
+ *    on it.  An epoll set's entry stays there until the queue says
+ *    POLLFREE (see wake_up_pollfree()); poll() and select() sleepers
+ *    take theirs off themselves once they have polled again.  So wake
+ *    with POLLFREE until the queue is empty.  (wake_up_pollfree() itself
+ *    warns if a poll() sleeper has not left yet.)
+ * 4. epoll reads the queue's address under RCU to take its entry off, so
+ *    the queue must outlive a grace period: the module's memory is freed
+ *    only after this returns.
  */
 void tcpstate_event_exit(void)
 {
+	unsigned int tries = 0;
+
 	WRITE_ONCE(ring.shutdown, true);
 	wake_up_interruptible_all(&readers_wait);
 	wait_event_timeout(readers_gone, readers_at_eof(),
 			   TCPSTATE_EVENT_EOF_GRACE);
 	proc_remove(ring.pde);
+	ring.pde = NULL;
 	irq_work_sync(&ring.wake_work);
+
+	while (!readers_wait_empty()) {
+		__wake_up(&readers_wait, TASK_NORMAL, 0,
+			  poll_to_key(EPOLLHUP | POLLFREE));
+		if (readers_wait_empty())
+			break;
+		if (++tries == 250)
+			pr_warn("tcpstate: a poll() of tcpstate_events does not return; waiting for it\n");
+		msleep(20);
+	}
+	synchronize_rcu();
+
 	kvfree(ring.slots);
 	ring.slots = NULL;
 }

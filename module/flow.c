@@ -11,7 +11,11 @@
  *
  * Time: the core's clock is a u32 microsecond count (tcpstate_now_us(),
  * used for both tcpstate_fsm_step() and tcpstate_fsm_tick()); ages and idle
- * times are u32 jiffies.
+ * times are u32 jiffies.  Both clocks are read with the bucket's lock held,
+ * by the packet path and the GC alike, so that the times an entry sees
+ * never go backwards: a clock read before the lock may be older than the
+ * entry's last segment by however long the reader was preempted (on
+ * PREEMPT_RT, a long time).  Differences are signed (tcpstate_idle()).
  *
  * No entry has a timer.  One delayed work (the GC) runs every
  * TCPSTATE_GC_INTERVAL while the table is not empty and visits a slice of
@@ -25,12 +29,14 @@
 #define pr_fmt(fmt) "tcpstate: " fmt
 
 #include <linux/atomic.h>
+#include <linux/delay.h>
 #include <linux/jhash.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/math64.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/socket.h>
@@ -70,6 +76,59 @@ static struct kmem_cache *tcpstate_cache[TCPSTATE_FAM_NR];
 static u32 tcpstate_hash_seed __read_mostly;
 static struct delayed_work tcpstate_gc;
 static unsigned int tcpstate_gc_cursor;
+/*
+ * Set once tcpstate_flow_exit() starts.  Tested under a bucket's lock
+ * before adding an entry or queueing the GC, and the flush that follows
+ * takes every bucket's lock, so once the flush is done no entry can be
+ * added and the GC cannot be queued again.
+ */
+static bool tcpstate_flow_stopping;
+
+#ifdef TCPSTATE_FAULT_INJECTION
+/*
+ * Fault injection, for the tests that force a race (only in the build
+ * scripts/build-module makes with TCPSTATE_FAULT=1; the shipped module has
+ * none of this).  Every knob is 0, off, by default.
+ *
+ * fault_gc_stall_ms: each GC run sleeps this long after it starts (where
+ *	it once read its clock for the whole walk), as a preempted worker
+ *	would on PREEMPT_RT.
+ * fault_syn_stall_port, fault_syn_stall_ms: a SYN to or from this port
+ *	spins this long in the hook just after its lookup in the table (a
+ *	hook in flight, between reading its clock and taking the lock).
+ */
+static unsigned int fault_gc_stall_ms;
+module_param(fault_gc_stall_ms, uint, 0644);
+MODULE_PARM_DESC(fault_gc_stall_ms, "fault injection: GC stall (ms)");
+static unsigned int fault_syn_stall_port;
+module_param(fault_syn_stall_port, uint, 0644);
+MODULE_PARM_DESC(fault_syn_stall_port, "fault injection: port whose SYNs stall");
+static unsigned int fault_syn_stall_ms;
+module_param(fault_syn_stall_ms, uint, 0644);
+MODULE_PARM_DESC(fault_syn_stall_ms, "fault injection: SYN stall (ms)");
+
+static void tcpstate_fault_gc_stall(void)
+{
+	unsigned int ms = READ_ONCE(fault_gc_stall_ms);
+
+	if (ms)
+		msleep(ms);
+}
+
+static void tcpstate_fault_syn_stall(const struct tcpstate_seg *s)
+{
+	unsigned int port = READ_ONCE(fault_syn_stall_port);
+	unsigned int ms = READ_ONCE(fault_syn_stall_ms);
+
+	if (port && ms && (s->sport == port || s->dport == port) &&
+	    (s->flags & (TCPSTATE_TCP_SYN | TCPSTATE_TCP_ACK)) ==
+	    TCPSTATE_TCP_SYN)
+		mdelay(ms);
+}
+#else
+static inline void tcpstate_fault_gc_stall(void) {}
+static inline void tcpstate_fault_syn_stall(const struct tcpstate_seg *s) {}
+#endif
 
 static const u8 tcpstate_family[TCPSTATE_FAM_NR] = {
 	[TCPSTATE_FAM_IPV4] = AF_INET,
@@ -79,6 +138,14 @@ static const u8 tcpstate_family[TCPSTATE_FAM_NR] = {
 static u32 tcpstate_now_us(void)
 {
 	return (u32)div_u64(ktime_get_ns(), NSEC_PER_USEC);
+}
+
+/* Jiffies from @last to @now; 0 if @last is the later (a racing clock). */
+static u32 tcpstate_idle(u32 now, u32 last)
+{
+	s32 d = (s32)(now - last);
+
+	return d > 0 ? d : 0;
 }
 
 static __be32 *tcpstate_flow_addr4(struct tcpstate_flow *f)
@@ -125,14 +192,18 @@ static bool tcpstate_flow_match(struct tcpstate_flow *f,
 		       sizeof(k->addr.v6));
 }
 
+/* A chain's next entry: the walker holds RCU or the bucket's lock. */
+#define tcpstate_chain_next(b, p) \
+	rcu_dereference_check(p, lockdep_is_held(&(b)->lock))
+
 /* Under RCU, or under the bucket's lock. */
 static struct tcpstate_flow *tcpstate_flow_lookup(struct tcpstate_bucket *b,
 						  const struct tcpstate_key *k)
 {
 	struct tcpstate_flow *f;
 
-	for (f = rcu_dereference(b->head[k->fam]); f;
-	     f = rcu_dereference(f->next))
+	for (f = tcpstate_chain_next(b, b->head[k->fam]); f;
+	     f = tcpstate_chain_next(b, f->next))
 		if (tcpstate_flow_match(f, k))
 			return f;
 	return NULL;
@@ -153,16 +224,20 @@ static void tcpstate_flow_key(struct tcpstate_flow *f, enum tcpstate_fam fam,
 }
 
 /*
- * Report one transition of @f.  @s is the causing segment, NULL for a
- * timer, an eviction or an unload.  Called with the bucket's lock held,
+ * Report one transition of @f, on @b.  @s is the causing segment, NULL for
+ * a timer, an eviction or an unload.  Called with the bucket's lock held
+ * (the events of one flow are in the ring in the order they happened),
  * after the core has settled which end is the client.
  */
-static void tcpstate_flow_emit(struct tcpstate_flow *f, enum tcpstate_fam fam,
+static void tcpstate_flow_emit(struct tcpstate_bucket *b,
+			       struct tcpstate_flow *f, enum tcpstate_fam fam,
 			       const struct tcpstate_trans *t,
 			       const struct tcpstate_seg *s, u8 reason)
 {
 	struct tcpstate_event ev = {};
 	u8 c = tcpstate_fsm_client_end(&f->fsm);
+
+	lockdep_assert_held(&b->lock);
 
 	ev.netns_id = f->netns;
 	ev.netns = tcpstate_netns_inum(f->netns);
@@ -189,7 +264,8 @@ static void tcpstate_flow_emit(struct tcpstate_flow *f, enum tcpstate_fam fam,
 }
 
 /* Report every endpoint of @f not yet CLOSED as going CLOSED. */
-static void tcpstate_flow_emit_close(struct tcpstate_flow *f,
+static void tcpstate_flow_emit_close(struct tcpstate_bucket *b,
+				     struct tcpstate_flow *f,
 				     enum tcpstate_fam fam, u8 reason)
 {
 	struct tcpstate_trans t;
@@ -201,7 +277,7 @@ static void tcpstate_flow_emit_close(struct tcpstate_flow *f,
 		t.side = side;
 		t.old_state = f->fsm.end[side].state;
 		t.new_state = TCPSTATE_CLOSED;
-		tcpstate_flow_emit(f, fam, &t, NULL, reason);
+		tcpstate_flow_emit(b, f, fam, &t, NULL, reason);
 	}
 }
 
@@ -222,14 +298,16 @@ static void tcpstate_flow_free6(struct rcu_head *head)
 }
 
 /*
- * Take @f off its chain, where @prev points at it, and free it after a
- * grace period.  Bucket lock held.  Readers that still hold @f see its
+ * Take @f off its chain in @b, where @prev points at it, and free it after
+ * a grace period.  Bucket lock held.  Readers that still hold @f see its
  * netns turn 0 and treat it as gone.
  */
-static void tcpstate_flow_unlink(struct tcpstate_flow __rcu **prev,
+static void tcpstate_flow_unlink(struct tcpstate_bucket *b,
+				 struct tcpstate_flow __rcu **prev,
 				 struct tcpstate_flow *f,
 				 enum tcpstate_fam fam)
 {
+	lockdep_assert_held(&b->lock);
 	rcu_assign_pointer(*prev, rcu_access_pointer(f->next));
 	WRITE_ONCE(f->netns, 0);
 	call_rcu(&f->rcu, fam == TCPSTATE_FAM_IPV4 ? tcpstate_flow_free4 :
@@ -296,8 +374,11 @@ static bool tcpstate_flow_evict(struct tcpstate_bucket *home)
 	unsigned int i, start = home - tcpstate_table.buckets;
 	struct tcpstate_bucket *best_b = NULL;
 	struct tcpstate_flow *best = NULL;
-	u32 now = jiffies, best_idle = 0;
+	u32 now, best_idle = 0;
 	int best_class = TCPSTATE_EVICT_NEVER, fam;
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(),
+			 "an eviction walks the chains under RCU");
 
 	for (i = 0; i < TCPSTATE_EVICT_SCAN && best_class; i++) {
 		unsigned int n = (start + i) & (tcpstate_table.size - 1);
@@ -305,11 +386,13 @@ static bool tcpstate_flow_evict(struct tcpstate_bucket *home)
 		struct tcpstate_flow *f;
 
 		spin_lock_bh(&b->lock);
+		/* Under the lock that orders every write of f->last. */
+		now = jiffies;
 		for (fam = 0; fam < TCPSTATE_FAM_NR; fam++) {
-			for (f = rcu_dereference(b->head[fam]); f;
-			     f = rcu_dereference(f->next)) {
+			for (f = tcpstate_chain_next(b, b->head[fam]); f;
+			     f = tcpstate_chain_next(b, f->next)) {
 				int class = tcpstate_flow_evict_class(f);
-				u32 idle = now - f->last;
+				u32 idle = tcpstate_idle(now, f->last);
 
 				if (class >= TCPSTATE_EVICT_NEVER ||
 				    class > best_class ||
@@ -334,9 +417,9 @@ static bool tcpstate_flow_evict(struct tcpstate_bucket *home)
 		while ((f = rcu_dereference_protected(*prev,
 				lockdep_is_held(&best_b->lock)))) {
 			if (f == best) {
-				tcpstate_flow_emit_close(f, fam,
+				tcpstate_flow_emit_close(best_b, f, fam,
 							 TCPSTATE_REASON_EVICT);
-				tcpstate_flow_unlink(prev, f, fam);
+				tcpstate_flow_unlink(best_b, prev, f, fam);
 				tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_EVICTED);
 				spin_unlock_bh(&best_b->lock);
 				return true;
@@ -405,10 +488,15 @@ static struct tcpstate_flow *tcpstate_flow_create(struct tcpstate_bucket *b,
 
 	spin_lock_bh(&b->lock);
 	old = tcpstate_flow_lookup(b, k);
-	if (old) {
-		/* Another CPU added it first; ours was never visible. */
+	if (old || READ_ONCE(tcpstate_flow_stopping)) {
+		/*
+		 * Another CPU added it first, or the table is going away;
+		 * ours was never visible.
+		 */
 		kmem_cache_free(tcpstate_cache[k->fam], obj);
 		atomic_dec(&tcpstate_table.count);
+		if (!old)
+			spin_unlock_bh(&b->lock);
 		return old;
 	}
 	RCU_INIT_POINTER(f->next, rcu_dereference_protected(b->head[k->fam],
@@ -478,12 +566,13 @@ void tcpstate_flow_segment(const struct tcpstate_key *k,
 	struct tcpstate_result r;
 	struct tcpstate_fsm next;
 	struct tcpstate_flow *f;
-	u32 now_us = tcpstate_now_us();
 	int i, tries = 0;
+	u32 now_us;
 
 	rcu_read_lock();
 again:
 	f = tcpstate_flow_lookup(b, k);
+	tcpstate_fault_syn_stall(s);
 	if (f) {
 		spin_lock_bh(&b->lock);
 		if (READ_ONCE(f->netns) != k->netns) {
@@ -506,6 +595,9 @@ again:
 			goto out;
 	}
 
+	/* The clocks under the lock: see "Time" above. */
+	lockdep_assert_held(&b->lock);
+	now_us = tcpstate_now_us();
 	/*
 	 * The step is tried on a copy: a segment that would move a state is
 	 * taken only if its checksum is right, as the receiver would drop
@@ -522,7 +614,7 @@ again:
 	if (r.notes & TCPSTATE_N_NEWGEN)
 		f->created = f->last;
 	for (i = 0; i < r.nr && i < TCPSTATE_MAX_TRANS; i++)
-		tcpstate_flow_emit(f, k->fam, &r.trans[i], s,
+		tcpstate_flow_emit(b, f, k->fam, &r.trans[i], s,
 				   TCPSTATE_REASON_SEGMENT);
 	spin_unlock_bh(&b->lock);
 	tcpstate_flow_count(&r);
@@ -564,23 +656,27 @@ static u32 tcpstate_state_timeout(u8 state)
 }
 
 /*
- * The GC's work on one entry: run its TIME_WAIT timer, expire it if it
- * has been idle too long, free it once finished and lingered.  True if
- * it is to be unlinked.  Bucket lock held.
+ * The GC's work on one entry of @b: run its TIME_WAIT timer, expire it if
+ * it has been idle too long, free it once finished and lingered.  True if
+ * it is to be unlinked.  Bucket lock held, and @now and @now_us read
+ * under it.
  */
-static bool tcpstate_flow_gc_one(struct tcpstate_flow *f,
+static bool tcpstate_flow_gc_one(struct tcpstate_bucket *b,
+				 struct tcpstate_flow *f,
 				 enum tcpstate_fam fam, u32 now, u32 now_us)
 {
 	u32 tw_us = tcpstate_param(&tcpstate_time_wait_ms) * USEC_PER_MSEC;
 	u32 tc, ts, idle;
 	int i, nr;
 
+	lockdep_assert_held(&b->lock);
+
 	if (!tcpstate_fsm_finished(&f->fsm)) {
 		struct tcpstate_result r;
 
 		nr = tcpstate_fsm_tick(&f->fsm, now_us, tw_us, &r);
 		for (i = 0; i < nr && i < TCPSTATE_MAX_TRANS; i++) {
-			tcpstate_flow_emit(f, fam, &r.trans[i], NULL,
+			tcpstate_flow_emit(b, f, fam, &r.trans[i], NULL,
 					   TCPSTATE_REASON_TIMER);
 			tcpstate_stat_inc(TCPSTATE_STAT_TIME_WAIT_TIMERS);
 		}
@@ -591,7 +687,7 @@ static bool tcpstate_flow_gc_one(struct tcpstate_flow *f,
 		}
 	}
 
-	idle = now - f->last;
+	idle = tcpstate_idle(now, f->last);
 	if (tcpstate_fsm_finished(&f->fsm)) {
 		if (idle < msecs_to_jiffies(tcpstate_param(&tcpstate_linger_ms)))
 			return false;
@@ -605,25 +701,32 @@ static bool tcpstate_flow_gc_one(struct tcpstate_flow *f,
 		tc = ts = tcpstate_state_timeout(TCPSTATE_SYN_SENT);
 	if (!tc || !ts || idle < max(tc, ts))
 		return false;
-	tcpstate_flow_emit_close(f, fam, TCPSTATE_REASON_TIMER);
+	tcpstate_flow_emit_close(b, f, fam, TCPSTATE_REASON_TIMER);
 	tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_EXPIRED);
 	return true;
 }
 
-static void tcpstate_flow_gc_bucket(struct tcpstate_bucket *b, u32 now,
-				    u32 now_us)
+static void tcpstate_flow_gc_bucket(struct tcpstate_bucket *b)
 {
+	u32 now, now_us;
 	int fam;
 
 	spin_lock_bh(&b->lock);
+	/*
+	 * The clocks under the lock every segment takes to stamp f->last:
+	 * read before it, they could be older than an entry's last segment,
+	 * and a negative idle time would expire a live flow.
+	 */
+	now = jiffies;
+	now_us = tcpstate_now_us();
 	for (fam = 0; fam < TCPSTATE_FAM_NR; fam++) {
 		struct tcpstate_flow __rcu **prev = &b->head[fam];
 		struct tcpstate_flow *f;
 
 		while ((f = rcu_dereference_protected(*prev,
 				lockdep_is_held(&b->lock)))) {
-			if (tcpstate_flow_gc_one(f, fam, now, now_us))
-				tcpstate_flow_unlink(prev, f, fam);
+			if (tcpstate_flow_gc_one(b, f, fam, now, now_us))
+				tcpstate_flow_unlink(b, prev, f, fam);
 			else
 				prev = &f->next;
 		}
@@ -634,23 +737,23 @@ static void tcpstate_flow_gc_bucket(struct tcpstate_bucket *b, u32 now,
 static void tcpstate_flow_gc_work(struct work_struct *work)
 {
 	unsigned int sweep_ms, slice, i;
-	u32 now = jiffies, now_us = tcpstate_now_us();
 
 	sweep_ms = clamp(tcpstate_param(&tcpstate_time_wait_ms) / 4, 100U,
 			 2000U);
 	slice = DIV_ROUND_UP(tcpstate_table.size * TCPSTATE_GC_INTERVAL_MS,
 			     sweep_ms);
 	slice = min(slice, tcpstate_table.size);
+	tcpstate_fault_gc_stall();
 
 	for (i = 0; i < slice; i++) {
-		tcpstate_flow_gc_bucket(&tcpstate_table.buckets[tcpstate_gc_cursor],
-					now, now_us);
+		tcpstate_flow_gc_bucket(&tcpstate_table.buckets[tcpstate_gc_cursor]);
 		tcpstate_gc_cursor = (tcpstate_gc_cursor + 1) &
 				     (tcpstate_table.size - 1);
 		if ((i & 255) == 255)
 			cond_resched();
 	}
-	if (atomic_read(&tcpstate_table.count))
+	if (atomic_read(&tcpstate_table.count) &&
+	    !READ_ONCE(tcpstate_flow_stopping))
 		queue_delayed_work(system_power_efficient_wq, &tcpstate_gc,
 				   TCPSTATE_GC_INTERVAL);
 }
@@ -674,8 +777,8 @@ void tcpstate_flow_flush(u32 netns, u8 reason)
 					prev = &f->next;
 					continue;
 				}
-				tcpstate_flow_emit_close(f, fam, reason);
-				tcpstate_flow_unlink(prev, f, fam);
+				tcpstate_flow_emit_close(b, f, fam, reason);
+				tcpstate_flow_unlink(b, prev, f, fam);
 				tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_FLUSHED);
 			}
 		}
@@ -745,6 +848,7 @@ int tcpstate_flow_init(void)
 	atomic_set(&tcpstate_table.count, 0);
 	tcpstate_hash_seed = get_random_u32();
 	tcpstate_gc_cursor = 0;
+	tcpstate_flow_stopping = false;
 	INIT_DELAYED_WORK(&tcpstate_gc, tcpstate_flow_gc_work);
 	return 0;
 
@@ -757,11 +861,19 @@ err_cache4:
 	return -ENOMEM;
 }
 
-/* After the hooks are gone: nothing adds flows any more. */
+/*
+ * After the hooks are gone and a grace period has passed (the pernet
+ * .pre_exit), so no segment is in the table's code.  Even so, nothing can
+ * add an entry or queue the GC once the flush has passed every bucket's
+ * lock (see tcpstate_flow_stopping), and the GC does not requeue itself.
+ */
 void tcpstate_flow_exit(void)
 {
-	cancel_delayed_work_sync(&tcpstate_gc);
+	WRITE_ONCE(tcpstate_flow_stopping, true);
 	tcpstate_flow_flush(0, TCPSTATE_REASON_UNLOAD);
+	cancel_delayed_work_sync(&tcpstate_gc);
+	/* The GC may have run once more meanwhile, with nothing to do. */
+	WARN_ON_ONCE(atomic_read(&tcpstate_table.count));
 	/* Wait for every call_rcu() free before the caches go. */
 	rcu_barrier();
 	kvfree(tcpstate_table.buckets);

@@ -372,20 +372,31 @@ static int __net_init tcpstate_hook_net_init(struct net *net)
 }
 
 /*
- * A namespace goes (or the module does): stop watching it, then drop its
- * flows, each endpoint not yet CLOSED reported as closing.  Its inode
- * number may be reused by a later namespace, so nothing of it may stay.
+ * A namespace goes (or the module does): stop watching it.  The hooks are
+ * unregistered here, in .pre_exit: nf_unregister_net_hooks() does not wait
+ * for hooks already running, but the netns core runs a synchronize_rcu()
+ * between every .pre_exit and the first .exit, and each hook runs under
+ * rcu_read_lock(), so .exit finds no segment of this namespace in flight.
  */
-static void __net_exit tcpstate_hook_net_exit(struct net *net)
+static void __net_exit tcpstate_hook_net_pre_exit(struct net *net)
 {
 	nf_unregister_net_hooks(net, tcpstate_hook_ops,
 				ARRAY_SIZE(tcpstate_hook_ops));
-	tcpstate_flow_flush(tcpstate_netns_id(net), tcpstate_hook_unloading ?
+}
+
+/*
+ * Then drop its flows, each endpoint not yet CLOSED reported as closing.
+ * Nothing of it may stay: its inode number may be reused at once.
+ */
+static void __net_exit tcpstate_hook_net_exit(struct net *net)
+{
+	tcpstate_flow_flush(tcpstate_netns_id(net), READ_ONCE(tcpstate_hook_unloading) ?
 			    TCPSTATE_REASON_UNLOAD : TCPSTATE_REASON_EVICT);
 }
 
 static struct pernet_operations tcpstate_hook_net_ops = {
 	.init = tcpstate_hook_net_init,
+	.pre_exit = tcpstate_hook_net_pre_exit,
 	.exit = tcpstate_hook_net_exit,
 };
 
@@ -397,6 +408,6 @@ int tcpstate_hook_init(void)
 
 void tcpstate_hook_exit(void)
 {
-	tcpstate_hook_unloading = true;
+	WRITE_ONCE(tcpstate_hook_unloading, true);
 	unregister_pernet_subsys(&tcpstate_hook_net_ops);
 }

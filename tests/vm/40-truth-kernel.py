@@ -7,7 +7,10 @@ pair between two namespaces, IPv4 and IPv6; the kernel's transitions from
 the tracepoint sock:inet_sock_set_state, tcpstate's from
 /proc/tcpstate_events, compared per connection and endpoint after the
 mapping documented in tests/truth/truth.py.  Every seed scenario, then a
-randomised mix (TCPSTATE_TRUTH_SEED, TCPSTATE_TRUTH_CONNS).  Prints a
+randomised mix (TCPSTATE_TRUTH_SEED, TCPSTATE_TRUTH_CONNS), then the
+same kinds of connection run by PAR_WORKERS threads at once
+(TCPSTATE_TRUTH_PARALLEL connections in all), so that segments of
+different flows, and the GC, meet on different CPUs (issue 9).  Prints a
 summary table; anything below 100% fails.
 """
 import functools
@@ -27,6 +30,8 @@ import truth  # noqa: E402
 
 SEED = int(os.environ.get("TCPSTATE_TRUTH_SEED", "20261121"))
 MIX = int(os.environ.get("TCPSTATE_TRUTH_CONNS", "1000"))
+PARALLEL = int(os.environ.get("TCPSTATE_TRUTH_PARALLEL", "400"))
+PAR_WORKERS = 8
 BATCH = 50
 TCPI_OPT_SYN_DATA = 32
 
@@ -43,16 +48,19 @@ TRANSPORTS = [
 _next_port = [20000]
 TW_SEEN = {}          # timewait sockets seen by earlier snapshots
 _next_srv = [8000]
+_ports_lock = threading.Lock()
 
 
 def client_port():
-    _next_port[0] += 1
-    return _next_port[0]
+    with _ports_lock:
+        _next_port[0] += 1
+        return _next_port[0]
 
 
 def server_port():
-    _next_srv[0] += 1
-    return _next_srv[0]
+    with _ports_lock:
+        _next_srv[0] += 1
+        return _next_srv[0]
 
 
 def sock(ns, fam):
@@ -368,6 +376,94 @@ def sc_mix(name, tr_list, rng, total):
     return conns
 
 
+def sc_parallel(name, tr_list, rng, total):
+    """TOTAL connections run by PAR_WORKERS threads at once, each thread
+    one connection after another with its own listeners: random transport,
+    data both ways in a few pieces with short pauses (so each flow lives
+    across several GC runs), and a random close as in sc_mix."""
+    kinds = ["client", "server", "both", "abort_c", "abort_s", "half",
+             "unread"]
+    conns, errors = [], []
+    lock = threading.Lock()
+    seeds = [rng.getrandbits(32) for _ in range(PAR_WORKERS)]
+
+    def rd(s):
+        try:
+            while s.recv(65536):
+                pass
+        except (BlockingIOError, ConnectionResetError):
+            pass
+
+    def worker(w):
+        r = random.Random(seeds[w])
+        lsts = {}
+        for _ in range(w, total, PAR_WORKERS):
+            tr = r.choice(tr_list)
+            if tr[0] not in lsts:
+                p = server_port()
+                lsts[tr[0]] = (listener(tr, p), p)
+            lst, port = lsts[tr[0]]
+            c, a = open_pair(tr, lst, port, bind=True)
+            with lock:
+                conns.append(conn_of(name, tr, c, a))
+            c.setblocking(False)
+            a.setblocking(False)
+            for _ in range(r.randint(1, 4)):
+                (c if r.random() < 0.5 else a).send(
+                    b"p" * r.randint(1, 1500))
+                time.sleep(r.uniform(0, 0.03))
+            kind = r.choice(kinds)
+            first, second = (a, c) if kind in ("server", "abort_s") \
+                else (c, a)
+            try:
+                if kind in ("abort_c", "abort_s"):
+                    linger0(first)
+                elif kind == "both":
+                    rd(c)
+                    rd(a)
+                    c.shutdown(socket.SHUT_WR)
+                    a.shutdown(socket.SHUT_WR)
+                    time.sleep(0.01)
+                elif kind == "half":
+                    rd(c)
+                    c.shutdown(socket.SHUT_WR)
+                    time.sleep(0.01)
+                    a.send(b"h" * 1000)
+                    first, second = a, c
+                elif kind == "unread":
+                    a.send(b"u" * 500)
+                    time.sleep(0.005)
+                if kind != "unread":
+                    rd(first)
+                first.close()
+                time.sleep(r.uniform(0, 0.01))
+                rd(second)
+                second.close()
+            except (BlockingIOError, BrokenPipeError, ConnectionResetError,
+                    OSError):
+                c.close()
+                a.close()
+        for lst, _ in lsts.values():
+            lst.close()
+
+    def run_worker(w):
+        try:
+            worker(w)
+        except Exception as e:  # noqa: B902 - reported below
+            errors.append("worker %d: %r" % (w, e))
+
+    threads = [threading.Thread(target=run_worker, args=(w,))
+               for w in range(PAR_WORKERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        fail("parallel connections: %s" % errors[:3])
+    TW_SEEN.update(truth.timewait_sockets([LO, NSA, NSB]))
+    return conns
+
+
 # ---------------------------------------------------------------- driver
 
 def busy_sockets():
@@ -426,6 +522,12 @@ def main():
                 wait_quiet()
                 check(table, failures, "random mix (seed %d)" % SEED, conns,
                       tail, mark, trace, t0)
+                mark = len(tail.poll())
+                t0 = time.monotonic()
+                conns = sc_parallel("parallel", TRANSPORTS, rng, PARALLEL)
+                wait_quiet()
+                check(table, failures, "%d threads at once (seed %d)"
+                      % (PAR_WORKERS, SEED), conns, tail, mark, trace, t0)
     finally:
         run("ip", "netns", "del", LO, check=False)
     for f in failures[:40]:
