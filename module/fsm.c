@@ -47,12 +47,18 @@ enum seg_class {
 /*
  * The valid flag combinations, indexed by the low six flag bits (ECE and
  * CWR never change the class).  Everything not listed is C_INVALID: no
- * flags at all, SYN+FIN, SYN+RST, RST+FIN, FIN without ACK, PSH or URG
- * alone.
+ * flags at all, SYN+FIN without ACK (a listener discards it), SYN+RST,
+ * RST+FIN, FIN without ACK, PSH or URG alone.
+ *
+ * SYN+ACK+FIN is a SYN/ACK: Linux, in SYN_SENT, takes the SYN and the ACK
+ * and discards the rest of the segment, data and FIN
+ * (tcp_rcv_synsent_state_process() sets rcv_nxt to seq + 1); the sender
+ * has to send them again, and only then do they count.
  */
 static const u8 seg_class_of[64] = {
 	ANY_PU(S_, C_SYN),
 	ANY_PU(S_ | A_, C_SYNACK),
+	ANY_PU(S_ | A_ | F_, C_SYNACK),
 	ANY_PU(A_, C_ACK),
 	ANY_PU(F_ | A_, C_FIN),
 	ANY_PU(R_, C_RST),
@@ -69,6 +75,9 @@ enum fsm_event {
 				 * peer's FIN, which it was taken to have
 				 */
 	EV_SND_RST,		/* it sends an acceptable RST */
+	EV_SND_RST_REFUSAL,	/* it sends a RST that answers a SYN/ACK it
+				 * refused (struct tcpstate_fsm.refused)
+				 */
 	EV_RCV_SYNACK,		/* it is sent a SYN/ACK acking its SYN */
 	EV_RCV_SYNACK_SIM,	/* the same, in a simultaneous open */
 	EV_RCV_ACK,		/* it is sent the ACK of its SYN or FIN */
@@ -167,6 +176,19 @@ static const u8 fsm_table[NR_EVENTS][TCPSTATE_NR_STATES] = {
 	[EV_SND_RST] =
 	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
 		{sNO, sQC, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sNO},
+/*
+ * Sends a RST that answers the SYN/ACK it was just sent and the observer
+ * refused too: one whose ack is not its ISN + 1 (RFC 793: "send a reset
+ * <SEQ=SEG.ACK><CTL=RST> and discard the segment") or whose timestamp
+ * echo is none of its SYNs' (RFC 7323 PAWS; Linux counts it as
+ * PAWSActiveRejected).
+ * SYN_SENT: it stays, waiting for an acceptable SYN/ACK.
+ * Only a SYN_SENT end is ever sent such a SYN/ACK; the other cells are
+ * those of an ordinary RST.
+ */
+	[EV_SND_RST_REFUSAL] =
+	/*	 sCL  sLI  sSS  sSR  sES  sF1  sF2  sCW  sCG  sLA  sTW */
+		{sNO, sQC, sNO, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sNO},
 /*
  * Is sent a SYN/ACK that acks its SYN (the ack was checked).
  * SYN_SENT -> ESTABLISHED: the second step of the three-way handshake.
@@ -484,9 +506,27 @@ static u8 fsm_check(const struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 			return TCPSTATE_V_UNEXPECTED;
 		if (!seq_between(s->ack, rcv->isn + 1, rcv->nxt))
 			return TCPSTATE_V_BAD_ACK;
+		/*
+		 * RFC 7323 PAWS on the handshake: the echo must be the TSval
+		 * of one of the SYNs the listener still keeps (fsm.h).  An
+		 * echo of 0 is not checked, as in Linux.
+		 */
+		if (snd->state == TCPSTATE_LISTEN && snd->isn && s->tsecr &&
+		    !seq_between(s->tsecr, snd->isn, snd->nxt))
+			return TCPSTATE_V_BAD_ACK;
 		break;
 	case C_ACK:
 	case C_FIN:
+		/*
+		 * An ack of data never sent: RFC 793 (and Linux) drop the
+		 * segment, FIN and all, whatever it says.  Not on a flow
+		 * picked up mid-stream, whose receiver may have sent what
+		 * the observer never saw (a one-sided capture).
+		 */
+		if ((s->flags & TCPSTATE_TCP_ACK) && synchronized(rcv->state) &&
+		    !(f->flags & TCPSTATE_F_PICKUP) &&
+		    seq_before(rcv->nxt, s->ack))
+			return TCPSTATE_V_BAD_ACK;
 		/* Acking the peer's SYN from SYN_SENT needs that SYN. */
 		if (snd->state == TCPSTATE_SYN_SENT &&
 		    (rcv->state == TCPSTATE_LISTEN ||
@@ -521,10 +561,17 @@ static void track_sender(struct tcpstate_end *e, const struct tcpstate_seg *s,
 		return;
 	e->win = s->win;
 	if (cls == C_SYN || cls == C_SYNACK) {
-		if (e->state < TCPSTATE_SYN_RCVD || e->isn != s->seq ||
-		    !e->nxt) {
+		/*
+		 * A FIN on a SYN/ACK was sent too, if not taken.  Another
+		 * SYN with the same ISN (a retransmission, or a simultaneous
+		 * open's SYN/ACK) may carry less data than the first, which
+		 * a Fast Open peer may still ack: keep the furthest end.
+		 */
+		end = s->seq + 1 + s->len + (s->flags & TCPSTATE_TCP_FIN ? 1 : 0);
+		if (e->state <= TCPSTATE_LISTEN || e->isn != s->seq ||
+		    !e->nxt || seq_before(e->nxt, end)) {
 			e->isn = s->seq;
-			e->nxt = s->seq + 1 + s->len;
+			e->nxt = end;
 		}
 		e->wscale = s->wscale;
 		return;
@@ -640,7 +687,7 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		     u32 now_us, struct tcpstate_result *r)
 {
 	struct tcpstate_end *snd_end, *rcv_end;
-	bool was_synced, was_finished;
+	bool was_synced, was_finished, refusal;
 	u8 cls, snd, rcv, ev, cell, old_snd, old_rcv;
 
 	cls = seg_class_of[s->flags & 0x3f];
@@ -663,8 +710,14 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 	history_note(f, snd, cls, s, false);
 
 	r->verdict = fsm_check(f, s, cls, snd_end, rcv_end);
-	if (r->verdict != TCPSTATE_V_OK)
+	if (r->verdict != TCPSTATE_V_OK) {
+		if (cls == C_SYNACK && r->verdict == TCPSTATE_V_BAD_ACK &&
+		    rcv_end->state == TCPSTATE_SYN_SENT)
+			f->refused = 1u << rcv;
 		return;
+	}
+	refusal = cls == C_RST && (f->refused & (1u << snd));
+	f->refused = 0;
 
 	was_synced = synchronized(f->end[0].state) &&
 		     synchronized(f->end[1].state);
@@ -677,6 +730,8 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 	if (cls == C_FIN && snd_end->state == TCPSTATE_CLOSE_WAIT &&
 	    s->ack != rcv_end->nxt)
 		ev = EV_SND_FIN_CROSSED;
+	if (refusal)
+		ev = EV_SND_RST_REFUSAL;
 	cell = fsm_table[ev][snd_end->state];
 	if (cell == sIV) {
 		r->verdict = TCPSTATE_V_UNEXPECTED;
@@ -684,6 +739,12 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 	}
 	track_sender(snd_end, s, cls);
 	fsm_apply(f, r, snd, ev, now_us);
+	/* The listener keeps the SYNs' TSvals for the SYN/ACK's check. */
+	if (cls == C_SYN && rcv_end->state == TCPSTATE_LISTEN) {
+		if (old_snd != TCPSTATE_SYN_SENT)
+			rcv_end->isn = s->tsval;
+		rcv_end->nxt = s->tsval;
+	}
 
 	/* The handshake's clock starts at the SYN the SYN/ACK answers: the last. */
 	if (cls == C_SYN && snd == TCPSTATE_CLIENT &&
@@ -748,7 +809,8 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 			r->notes |= TCPSTATE_N_REFUSED;
 		else if (r->nr)
 			r->notes |= TCPSTATE_N_RESET;
-		f->flags |= TCPSTATE_F_RESET;
+		if (!refusal)
+			f->flags |= TCPSTATE_F_RESET;
 	}
 	if (!was_synced && synchronized(f->end[0].state) &&
 	    synchronized(f->end[1].state) &&

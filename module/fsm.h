@@ -65,13 +65,21 @@ struct tcpstate_seg {
 	u32 len;		/* payload bytes (a GSO segment's total) */
 	u16 sport;		/* sender's port */
 	u16 dport;		/* receiver's port */
+	u32 tsval;		/* a SYN's timestamp option (RFC 7323): TSval */
+	u32 tsecr;		/* and TSecr; both 0 when absent or not a SYN */
 	u16 win;		/* raw window field */
 	u8 flags;		/* TCPSTATE_TCP_* */
 	u8 wscale;		/* SYN's window scale option, or WSCALE_NONE */
 	u8 end;			/* 0 or 1: which tuple end sent it */
 };
 
-/* What the machine keeps for one endpoint, indexed by enum tcpstate_side. */
+/*
+ * What the machine keeps for one endpoint, indexed by enum tcpstate_side.
+ * An end still in LISTEN has sent nothing, so its isn and nxt hold instead
+ * the TSvals of the peer's first and latest SYN (0: no timestamps), which
+ * the SYN/ACK's echo must fall between (RFC 7323 section 4.2, PAWS on the
+ * handshake); its first SYN or SYN/ACK replaces them.
+ */
 struct tcpstate_end {
 	u32 isn;		/* initial sequence number (0 if picked up) */
 	u32 nxt;		/* next sequence number it will send */
@@ -105,6 +113,10 @@ struct tcpstate_fsm {
 	u32 rtt_ack_us;		/* SYN/ACK -> ACK, 0 if not measured */
 	u16 seen;		/* history letters already recorded */
 	u8 flags;		/* TCPSTATE_F_* */
+	u8 refused;		/* 1 << side: that end was last sent a SYN/ACK
+				 * it refuses (bad ack or echo); the RST it
+				 * answers with is no abort
+				 */
 };
 
 #define TCPSTATE_FSM_MAX_SIZE	48
@@ -115,8 +127,11 @@ static_assert(sizeof(struct tcpstate_fsm) <= TCPSTATE_FSM_MAX_SIZE,
 enum tcpstate_verdict {
 	TCPSTATE_V_OK,		/* accepted; it may or may not move a state */
 	TCPSTATE_V_RETRANS,	/* SYN, SYN/ACK, FIN or final ACK again */
-	TCPSTATE_V_BAD_FLAGS,	/* SYN+FIN, SYN+RST, no flags, FIN w/o ACK... */
-	TCPSTATE_V_BAD_ACK,	/* handshake ack is not the peer's ISN + 1 */
+	TCPSTATE_V_BAD_FLAGS,	/* SYN+FIN w/o ACK, SYN+RST, no flags... */
+	TCPSTATE_V_BAD_ACK,	/* handshake ack is not the peer's ISN + 1,
+				 * a SYN/ACK's timestamp echo is none of the
+				 * SYN's, an ack beyond what the peer sent
+				 */
 	TCPSTATE_V_BAD_RST,	/* RST outside the receiver's window */
 	TCPSTATE_V_BAD_SEQ,	/* completes a handshake from outside the
 				 * receiver's window

@@ -82,19 +82,28 @@ static bool tcpstate_port_wanted(__be16 a, __be16 b)
 	return !p || test_bit(ntohs(a), p->map) || test_bit(ntohs(b), p->map);
 }
 
-/* The window scale option of a SYN, or TCPSTATE_WSCALE_NONE. */
-static u8 tcpstate_hook_wscale(const struct sk_buff *skb, unsigned int thoff,
-			       unsigned int doff)
+static u32 tcpstate_be32(const u8 *p)
+{
+	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
+}
+
+/*
+ * A SYN's window scale and timestamp options into @s (already set to
+ * TCPSTATE_WSCALE_NONE and 0, 0: absent).
+ */
+static void tcpstate_hook_synopts(const struct sk_buff *skb,
+				  unsigned int thoff, unsigned int doff,
+				  struct tcpstate_seg *s)
 {
 	u8 buf[TCPSTATE_OPTLEN_MAX];
 	unsigned int optlen = doff - sizeof(struct tcphdr), i = 0;
 	const u8 *op;
 
 	if (!optlen)
-		return TCPSTATE_WSCALE_NONE;
+		return;
 	op = skb_header_pointer(skb, thoff + sizeof(struct tcphdr), optlen, buf);
 	if (!op)
-		return TCPSTATE_WSCALE_NONE;
+		return;
 	/* Each pass moves i forward by at least one: at most 40 passes. */
 	while (i < optlen) {
 		u8 kind = op[i], len;
@@ -111,10 +120,13 @@ static u8 tcpstate_hook_wscale(const struct sk_buff *skb, unsigned int thoff,
 		if (len < 2 || len > optlen - i)
 			break;
 		if (kind == TCPOPT_WINDOW && len == TCPOLEN_WINDOW)
-			return min_t(u8, op[i + 2], TCPSTATE_WSCALE_MAX);
+			s->wscale = min_t(u8, op[i + 2], TCPSTATE_WSCALE_MAX);
+		if (kind == TCPOPT_TIMESTAMP && len == TCPOLEN_TIMESTAMP) {
+			s->tsval = tcpstate_be32(op + i + 2);
+			s->tsecr = tcpstate_be32(op + i + 6);
+		}
 		i += len;
 	}
-	return TCPSTATE_WSCALE_NONE;
 }
 
 /* A segment's checksum, verified only when the flow table asks. */
@@ -182,9 +194,11 @@ static void tcpstate_hook_tcp(struct sk_buff *skb, unsigned int thoff,
 	s.dport = ntohs(th->dest);
 	s.win = ntohs(th->window);
 	s.flags = tcp_flag_byte(th);
-	s.wscale = (s.flags & TCPSTATE_TCP_SYN) ?
-		   tcpstate_hook_wscale(skb, thoff, doff) :
-		   TCPSTATE_WSCALE_NONE;
+	s.wscale = TCPSTATE_WSCALE_NONE;
+	s.tsval = 0;
+	s.tsecr = 0;
+	if (s.flags & TCPSTATE_TCP_SYN)
+		tcpstate_hook_synopts(skb, thoff, doff, &s);
 
 	/*
 	 * A socket connected to itself (same address and port at both ends)

@@ -145,8 +145,12 @@ static u32 get32(const u8 *p)
 
 /* ---- TCP ---- */
 
-/* The window scale option of a SYN, or TCPSTATE_WSCALE_NONE. */
-static u8 tcp_wscale(const u8 *opts, size_t len, bool *bad)
+/*
+ * The window scale option of a SYN, or TCPSTATE_WSCALE_NONE; its
+ * timestamp option into @s (left 0, 0 without one).
+ */
+static u8 tcp_wscale(const u8 *opts, size_t len, bool *bad,
+		     struct tcpstate_seg *s)
 {
 	size_t i = 0;
 	u8 wscale = TCPSTATE_WSCALE_NONE;
@@ -172,6 +176,10 @@ static u8 tcp_wscale(const u8 *opts, size_t len, bool *bad)
 		}
 		if (kind == 3 && olen == 3)
 			wscale = opts[i + 2];
+		if (kind == 8 && olen == 10) {
+			s->tsval = get32(opts + i + 2);
+			s->tsecr = get32(opts + i + 6);
+		}
 		i += olen;
 	}
 	return wscale;
@@ -236,8 +244,10 @@ static int parse_tcp(struct packet *pk, const u8 *p, size_t caplen,
 	s->win = get16(p + 14);
 	s->len = (u32)(seglen - doff);
 	s->wscale = TCPSTATE_WSCALE_NONE;
+	s->tsval = 0;
+	s->tsecr = 0;
 	if (s->flags & TCPSTATE_TCP_SYN)
-		s->wscale = tcp_wscale(p + 20, doff - 20, &bad);
+		s->wscale = tcp_wscale(p + 20, doff - 20, &bad, s);
 	if (bad)
 		return SKIP_BAD_TCP;
 	return -1;

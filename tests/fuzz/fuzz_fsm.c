@@ -126,6 +126,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				.len = len,
 				.sport = end ? 80 : 40000,
 				.dport = end ? 40000 : 80,
+				/* SYNs' timestamps: near each other or not */
+				.tsval = flags & TCPSTATE_TCP_SYN ?
+					 1000u + data[9] : 0,
+				.tsecr = flags & TCPSTATE_TCP_SYN &&
+					 hows & 0x40 ? 990u + data[10] : 0,
 				.win = data[10] | (data[11] << 8),
 				.flags = flags,
 				.wscale = hows & 0x80 ? data[11] & 0x1f :

@@ -54,13 +54,15 @@ static const char *result_str(const struct tcpstate_result *r)
 	return OUT;
 }
 
-/* Feed one segment sent by tuple end @end (0 = 10.0.2.2:51323). */
-static const char *seg(int end, const char *flags, u32 seq, u32 ack, u32 len)
+/* A segment with a timestamp option (TSval, TSecr); 0, 0 = none. */
+static const char *seg_ts(int end, const char *flags, u32 seq, u32 ack,
+			  u32 len, u32 tsval, u32 tsecr)
 {
 	struct tcpstate_seg s = {
 		.seq = seq, .ack = ack, .len = len,
 		.sport = end ? S_PORT : C_PORT,
 		.dport = end ? C_PORT : S_PORT,
+		.tsval = tsval, .tsecr = tsecr,
 		.win = WIN, .flags = parse_flags(flags),
 		.wscale = TCPSTATE_WSCALE_NONE, .end = (u8)end,
 	};
@@ -68,6 +70,12 @@ static const char *seg(int end, const char *flags, u32 seq, u32 ack, u32 len)
 	NOW += 1 * MS;
 	tcpstate_fsm_step(&F, &s, NOW, &R);
 	return result_str(&R);
+}
+
+/* Feed one segment sent by tuple end @end (0 = 10.0.2.2:51323). */
+static const char *seg(int end, const char *flags, u32 seq, u32 ack, u32 len)
+{
+	return seg_ts(end, flags, seq, ack, len, 0, 0);
 }
 
 static void reset(void)
@@ -671,7 +679,7 @@ TEST(pickup_at_a_synack_knows_the_roles)
 TEST(invalid_flag_sets_are_counted_and_change_nothing)
 {
 	static const char *const bad[] = { "SF", "SR", "", "F", "P", "U",
-					   "RF", "SF.", "SR.", "FP", "FR." };
+					   "RF", "SR.", "FP", "FR.", "SFP" };
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -726,6 +734,185 @@ TEST(client_abort_in_syn_sent)
 	CHECK_STR(seg(0, "R", C_ISN + 1, 0, 0), "client SYN_SENT>CLOSED");
 	CHECK(tcpstate_fsm_finished(&F));
 	CHECK_EQ(sstate(), TCPSTATE_LISTEN);
+}
+
+/* Issue 15, case 1: an ack of data never sent moves nothing. */
+TEST(fin_acking_data_never_sent_changes_nothing)
+{
+	established_with_data();
+	/* the server sent 100 bytes; this FIN acks 9999 more */
+	CHECK_STR(seg(0, "F.", C_FIN_SEQ, S_ISN + 1 + 100 + 9999, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	CHECK_EQ(cstate(), TCPSTATE_ESTABLISHED);
+	CHECK_EQ(sstate(), TCPSTATE_ESTABLISHED);
+	/* the same FIN acking what was sent is the active close */
+	CHECK_STR(seg(0, "F.", C_FIN_SEQ, S_ISN + 1 + 100, 0),
+		  "client ESTABLISHED>FIN_WAIT_1, server ESTABLISHED>CLOSE_WAIT");
+	/* a FIN that acks ours and more than we sent: no TIME_WAIT */
+	CHECK_STR(seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1 + 500, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	CHECK_EQ(cstate(), TCPSTATE_FIN_WAIT_1);
+	CHECK_STR(seg(1, ".", S_FIN_SEQ, C_FIN_SEQ + 1 + 500, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	CHECK_STR(seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0),
+		  "server CLOSE_WAIT>LAST_ACK, client FIN_WAIT_1>TIME_WAIT");
+}
+
+TEST(ack_beyond_what_was_seen_on_a_pickup_is_taken)
+{
+	/* picked up: the observer may have missed what the server sent */
+	reset();
+	seg(0, ".", C_ISN + 1, S_ISN + 1, 0);
+	CHECK_STR(seg(0, "F.", C_ISN + 1, S_ISN + 1 + 5000, 0),
+		  "client ESTABLISHED>FIN_WAIT_1, server ESTABLISHED>CLOSE_WAIT");
+}
+
+/* Issue 15, case 2: Fast Open data on the SYN is not forgotten. */
+TEST(fast_open_simultaneous_open_keeps_the_syn_data)
+{
+	reset();
+	seg(0, "S", C_ISN, 0, 1000);
+	seg(1, "S", S_ISN, 0, 0);
+	CHECK_STR(seg(0, "S.", C_ISN, S_ISN + 1, 0),
+		  "client SYN_SENT>SYN_RCVD");
+	CHECK_EQ(F.end[TCPSTATE_CLIENT].nxt, C_ISN + 1 + 1000);
+	CHECK_STR(seg(1, "S.", S_ISN, C_ISN + 1 + 1000, 0),
+		  "server SYN_SENT>SYN_RCVD, server SYN_RCVD>ESTABLISHED, "
+		  "client SYN_RCVD>ESTABLISHED");
+	CHECK_EQ(R.verdict, TCPSTATE_V_OK);
+}
+
+TEST(fast_open_syn_retransmitted_without_its_data)
+{
+	reset();
+	seg(0, "S", C_ISN, 0, 1000);
+	CHECK_STR(seg(0, "S", C_ISN, 0, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_RETRANS);
+	CHECK_STR(seg(1, "S.", S_ISN, C_ISN + 1 + 1000, 0),
+		  "server LISTEN>SYN_RCVD, client SYN_SENT>ESTABLISHED");
+	CHECK_STR(seg(0, ".", C_ISN + 1 + 1000, S_ISN + 1, 0),
+		  "server SYN_RCVD>ESTABLISHED");
+	/* a server that took only the SYN acks ISN + 1: also fine */
+	reset();
+	seg(0, "S", C_ISN, 0, 1000);
+	seg(0, "S", C_ISN, 0, 0);
+	CHECK_STR(seg(1, "S.", S_ISN, C_ISN + 1, 0),
+		  "server LISTEN>SYN_RCVD, client SYN_SENT>ESTABLISHED");
+	/* a new ISN is a new SYN: its data is all that counts */
+	reset();
+	seg(0, "S", C_ISN, 0, 1000);
+	seg(0, "S", C_ISN + 7, 0, 0);
+	CHECK_STR(seg(1, "S.", S_ISN, C_ISN + 1 + 1000, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+}
+
+/*
+ * Issue 15, case 3: Linux takes SYN+ACK+FIN with data as a SYN/ACK and
+ * drops the data and FIN, which come again; the client then closes
+ * passively (kernel: SYN_SENT ESTABLISHED CLOSE_WAIT LAST_ACK CLOSED).
+ */
+TEST(synack_with_data_and_fin_is_a_synack)
+{
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	CHECK_STR(seg(1, "FPS.", S_ISN, C_ISN + 1, 5),
+		  "server LISTEN>SYN_RCVD, client SYN_SENT>ESTABLISHED");
+	CHECK_EQ(R.verdict, TCPSTATE_V_OK);
+	CHECK_STR(history(), "Shd");
+	/* the client acks the SYN only */
+	CHECK_STR(seg(0, ".", C_ISN + 1, S_ISN + 1, 0),
+		  "server SYN_RCVD>ESTABLISHED");
+	CHECK_STR(seg(1, "FP.", S_ISN + 1, C_ISN + 1, 5),
+		  "server ESTABLISHED>FIN_WAIT_1, client ESTABLISHED>CLOSE_WAIT");
+	CHECK_STR(seg(0, ".", C_ISN + 1, S_ISN + 7, 0),
+		  "server FIN_WAIT_1>FIN_WAIT_2");
+	CHECK_STR(seg(0, "F.", C_ISN + 1, S_ISN + 7, 0),
+		  "client CLOSE_WAIT>LAST_ACK, server FIN_WAIT_2>TIME_WAIT");
+	CHECK_STR(seg(1, ".", S_ISN + 7, C_ISN + 2, 0),
+		  "client LAST_ACK>CLOSED");
+	/* SYN+FIN without ACK stays invalid: a listener discards it */
+	reset();
+	CHECK_STR(seg(0, "SF", C_ISN, 0, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_FLAGS);
+}
+
+/*
+ * Issue 15, case 4: RFC 7323 PAWS on the handshake.  A SYN/ACK whose
+ * echo is none of the SYNs' TSvals is refused, the RST that answers it
+ * leaves the client in SYN_SENT, and a later valid SYN/ACK is followed.
+ */
+TEST(paws_synack_with_a_wrong_echo_is_refused)
+{
+	reset();
+	seg_ts(0, "S", C_ISN, 0, 0, 5000, 0);
+	CHECK_STR(seg_ts(1, "S.", S_ISN, C_ISN + 1, 0, 777, 4999), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	CHECK_STR(seg(0, "R", C_ISN + 1, 0, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_OK);
+	CHECK_EQ(cstate(), TCPSTATE_SYN_SENT);
+	CHECK(!(F.flags & TCPSTATE_F_RESET));
+	CHECK_STR(seg_ts(1, "S.", S_ISN, C_ISN + 1, 0, 778, 5000),
+		  "server LISTEN>SYN_RCVD, client SYN_SENT>ESTABLISHED");
+	CHECK_STR(seg(0, ".", C_ISN + 1, S_ISN + 1, 0),
+		  "server SYN_RCVD>ESTABLISHED");
+	CHECK_STR(flowflags(), "-");
+}
+
+TEST(paws_echo_of_any_of_the_syns_is_accepted)
+{
+	static const struct { u32 tsecr; bool ok; } cases[] = {
+		{ 5000, true }, { 5500, true }, { 6000, true }, { 0, true },
+		{ 6001, false }, { 4999, false }, { 5000 + 0x80000000u, false },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		reset();
+		seg_ts(0, "S", C_ISN, 0, 0, 5000, 0);
+		seg_ts(0, "S", C_ISN, 0, 0, 6000, 0);
+		seg_ts(1, "S.", S_ISN, C_ISN + 1, 0, 1, cases[i].tsecr);
+		CHECK_EQ(cstate(), cases[i].ok ? TCPSTATE_ESTABLISHED :
+						 TCPSTATE_SYN_SENT);
+	}
+	/* a SYN without timestamps: nothing to check */
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	CHECK_STR(seg_ts(1, "S.", S_ISN, C_ISN + 1, 0, 1, 12345),
+		  "server LISTEN>SYN_RCVD, client SYN_SENT>ESTABLISHED");
+	/* the TSvals the listener kept do not outlive its SYN/ACK */
+	CHECK_EQ(F.end[TCPSTATE_SERVER].isn, S_ISN);
+}
+
+TEST(rst_answering_a_synack_with_a_bad_ack_leaves_syn_sent)
+{
+	/* RFC 793: <SEQ=SEG.ACK><CTL=RST>, and the client stays */
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	CHECK_STR(seg(1, "S.", S_ISN, C_ISN, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	CHECK_STR(seg(0, "R", C_ISN, 0, 0), "");
+	CHECK_EQ(cstate(), TCPSTATE_SYN_SENT);
+	/* only the RST right after it: a later one is an abort */
+	seg(1, "S.", S_ISN, C_ISN, 0);
+	seg(0, "S", C_ISN, 0, 0);
+	CHECK_STR(seg(0, "R", C_ISN + 1, 0, 0), "client SYN_SENT>CLOSED");
+}
+
+/*
+ * Issue 15, case 5, the model's choice: the SYN/ACK's receiver is
+ * ESTABLISHED on the SYN/ACK.  A client that had closed in SYN_SENT
+ * answers it with a bare RST from its own ISN + 1; the kernel's
+ * SYN_SENT>CLOSED then stands for these two steps (tests/truth K10).
+ */
+TEST(synack_receiver_is_established_on_the_synack)
+{
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	CHECK_STR(seg(1, "S.", S_ISN, C_ISN + 1, 0),
+		  "server LISTEN>SYN_RCVD, client SYN_SENT>ESTABLISHED");
+	CHECK_STR(seg(0, "R", C_ISN + 1, 0, 0),
+		  "client ESTABLISHED>CLOSED, server SYN_RCVD>CLOSED");
+	CHECK(F.flags & TCPSTATE_F_RESET);
 }
 
 TEST(tcpdump_flag_notation)
@@ -795,6 +982,10 @@ static const struct { u8 ev, from, to; } moves[] = {
 	{ EV_SND_RST, sES, sCL }, { EV_SND_RST, sF1, sCL },
 	{ EV_SND_RST, sF2, sCL }, { EV_SND_RST, sCW, sCL },
 	{ EV_SND_RST, sCG, sCL }, { EV_SND_RST, sLA, sCL },
+	{ EV_SND_RST_REFUSAL, sSR, sCL }, { EV_SND_RST_REFUSAL, sES, sCL },
+	{ EV_SND_RST_REFUSAL, sF1, sCL }, { EV_SND_RST_REFUSAL, sF2, sCL },
+	{ EV_SND_RST_REFUSAL, sCW, sCL }, { EV_SND_RST_REFUSAL, sCG, sCL },
+	{ EV_SND_RST_REFUSAL, sLA, sCL },
 	{ EV_RCV_SYNACK, sSS, sES }, { EV_RCV_SYNACK, sSR, sES },
 	{ EV_RCV_SYNACK_SIM, sSR, sES },
 	{ EV_RCV_ACK, sSR, sES }, { EV_RCV_ACK, sF1, sF2 },
@@ -823,7 +1014,7 @@ static const struct { u8 ev, state, cell; } marks[] = {
 	{ EV_SND_FIN_CROSSED, sCG, sRT }, { EV_SND_FIN_CROSSED, sLA, sRT },
 	{ EV_SND_FIN_CROSSED, sTW, sRT },
 	{ EV_SND_ACK, sTW, sRT },
-	{ EV_SND_RST, sLI, sQC },
+	{ EV_SND_RST, sLI, sQC }, { EV_SND_RST_REFUSAL, sLI, sQC },
 };
 
 TEST(every_table_cell)

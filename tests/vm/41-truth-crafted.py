@@ -57,10 +57,11 @@ class Wire:
                         "veth-" + B).split()[2]
         self.sent = 0
 
-    def send(self, src, dst, sport, dport, flags, seq, ack=0, data=b""):
+    def send(self, src, dst, sport, dport, flags, seq, ack=0, data=b"",
+             opts=None):
         p = Ether(src=self.smac, dst=self.dmac) / IP(src=src, dst=dst) / \
             TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack,
-                window=65535)
+                window=65535, options=opts or [])
         if data:
             p = p / Raw(data)
         self.tx.send(bytes(p))
@@ -91,13 +92,13 @@ class Flow:
         self.client = "%s:%d" % (caddr, cport)
         self.server = "%s:%d" % (saddr, sport)
 
-    def c(self, flags, seq, ack=0, data=b""):
+    def c(self, flags, seq, ack=0, data=b"", opts=None):
         self.w.send(self.caddr, self.saddr, self.cport, self.sport, flags,
-                    seq, ack, data)
+                    seq, ack, data, opts)
 
-    def s(self, flags, seq, ack=0, data=b""):
+    def s(self, flags, seq, ack=0, data=b"", opts=None):
         self.w.send(self.saddr, self.caddr, self.sport, self.cport, flags,
-                    seq, ack, data)
+                    seq, ack, data, opts)
 
 
 def handshake(f):
@@ -157,6 +158,7 @@ class Checker:
         evs = [e for e in self.tail.poll()[self.mark:]
                if "lost" not in e and int(e["netns"]) == self.inode and
                e["client"] == flow.client and e["server"] == flow.server]
+        self.last_events = evs
         got = [ev(e["side"], e["old"], e["new"], e["flags"], int(e["seq"]),
                   int(e["ack"]), e["reason"]) for e in evs]
         want = [w if len(w) == 7 else w + ("segment",) for w in want]
@@ -187,6 +189,39 @@ class Checker:
         self.results.append((name, errs))
         info("%-44s %s" % (name, "agreed" if not errs else
                            "DISAGREED: " + "; ".join(errs)))
+
+
+def kernel_view(ck, name, trace, flow, side, want):
+    """The kernel's transitions of the real socket at SIDE of FLOW (the
+    tracepoint, mapped by truth.py's rules) must be WANT, and agree with
+    tcpstate's events of that side in the last ck.finish()."""
+    time.sleep(0.2)
+    recs = trace.take()
+    loc, rem = truth.ep_parse(flow.client), truth.ep_parse(flow.server)
+    if side == "server":
+        loc, rem = rem, loc
+    seqs, syn_pool, lst_pool = truth._kernel_sequences(recs)
+    seq, err = truth._map_endpoint(seqs.get((loc, rem), []), loc, rem,
+                                   side == "client", (syn_pool, lst_pool),
+                                   {})
+    mine = [e for e in ck.last_events if e["side"] == side]
+    errs = [err] if err else []
+    if not err and seq != want:
+        errs.append("kernel %s, want %s" % (truth.fmt_seq(seq),
+                                            truth.fmt_seq(want)))
+    if not err and not truth.sequences_agree(seq, mine):
+        errs.append("kernel %s | tcpstate %s" % (
+            truth.fmt_seq(seq),
+            truth.fmt_seq((e["old"], e["new"]) for e in mine)))
+    ck.record(name, errs)
+
+
+def ts_option(tcp):
+    """(TSval, TSecr) of a scapy TCP header, or None."""
+    for k, v in tcp.options:
+        if k == "Timestamp":
+            return v
+    return None
 
 
 def table_rows(inode):
@@ -395,6 +430,228 @@ def with_sockets(ck, w, trace, inode):
     s.close()
 
 
+def bound_client(me, port):
+    """A non-blocking TCP socket in cb bound to ME:PORT."""
+    with netns(B):
+        s = socket.socket()
+        s.bind((me, port))
+        s.setblocking(False)
+    return s
+
+
+def abort(s):
+    """close() with SO_LINGER 0: the kernel sends R."""
+    linger = __import__("struct").pack("ii", 1, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+    s.close()
+
+
+def connect_nb(s, addr):
+    try:
+        s.connect(addr)
+    except BlockingIOError:
+        pass
+
+
+def fastopen_send(s, data, addr):
+    try:
+        s.sendto(data, socket.MSG_FASTOPEN, addr)
+    except BlockingIOError:
+        pass
+
+
+def edges(ck, w, trace, inode):
+    """Issue 15: the edges an independent judge found, each against a
+    real socket in cb, with the kernel's own view."""
+    peer, me = "10.99.0.1", "10.99.0.2"
+    ES, CL = "ESTABLISHED", "CLOSED"
+
+    # 1. A FIN that acks data never sent: Linux drops it (RFC 793 too)
+    with netns(B):
+        lst = socket.socket()
+        lst.bind((me, 7200))
+        lst.listen(8)
+    trace.take()
+    f = Flow(w, 47200, 7200, peer, me)
+    ck.start()
+    f.c("S", X)
+    y = w.expect_reply(7200, 47200).seq
+    f.c("A", X + 1, y + 1)
+    f.c("PA", X + 1, y + 1, b"d" * 1000)
+    w.expect_reply(7200, 47200)
+    f.c("FA", X + 1001, y + 1 + 9999)        # the server sent nothing
+    time.sleep(0.3)
+    est = run("ss", "-Htan", "state", "established", "dport", "47200",
+              ns=B)
+    f.c("R", X + 1001)
+    ck.finish("FIN acking data never sent", f, handshake_events(y) + [
+        ("client", ES, CL, "R", X + 1001, 0),
+        ("server", ES, CL, "R", X + 1001, 0)],
+        {"invalid_ack": 1}, extra_segments=2)
+    if "%s:47200" % peer not in est:
+        ck.record("FIN acking data never sent: ss", [
+            "the kernel left ESTABLISHED: %r" % est])
+    kernel_view(ck, "FIN acking data never sent: kernel view", trace, f,
+                "server", [("LISTEN", "SYN_RCVD"), ("SYN_RCVD", ES),
+                           (ES, CL)])
+    lst.close()
+
+    # 2a. Simultaneous open of a Fast Open client: the SYN/ACK of the
+    # crossing SYN acks the data of the kernel's SYN
+    run("sysctl", "-qw", "net.ipv4.tcp_fastopen=5", ns=B)
+    run("sysctl", "-qw", "net.ipv4.tcp_fastopen_blackhole_timeout_sec=0",
+        ns=B)
+    trace.take()
+    ck.start()
+    s = bound_client(me, 7300)
+    f = Flow(w, 7300, 7301, me, peer)
+    fastopen_send(s, b"t" * 1000, (peer, 7301))
+    syn = w.expect_reply(7300, 7301)
+    x = syn.seq
+    if len(syn.payload) != 1000:
+        fail("the Fast Open SYN carries %d bytes" % len(syn.payload))
+    f.s("S", Y)
+    sa = w.expect_reply(7300, 7301)
+    if sa.flags != "SA" or sa.seq != x or sa.ack != Y + 1:
+        fail("cb's answer to the crossing SYN: %s %d %d" % (
+            sa.flags, sa.seq, sa.ack))
+    f.s("SA", Y, x + 1001)
+    time.sleep(0.2)
+    abort(s)
+    ck.finish("simultaneous Fast Open", f, [
+        ("client", CL, "SYN_SENT", "S", x, 0),
+        ("server", "LISTEN", "SYN_SENT", "S", Y, 0),
+        ("client", "SYN_SENT", "SYN_RCVD", "S.", x, Y + 1),
+        ("server", "SYN_SENT", "SYN_RCVD", "S.", Y, x + 1001),
+        ("server", "SYN_RCVD", ES, "S.", Y, x + 1001),
+        ("client", "SYN_RCVD", ES, "S.", Y, x + 1001),
+        ("client", ES, CL, "R.", x + 1001, Y + 1),
+        ("server", ES, CL, "R.", x + 1001, Y + 1)],
+        {"simultaneous_opens": 1, "invalid_ack": 0}, extra_segments=3)
+    kernel_view(ck, "simultaneous Fast Open: kernel view", trace, f,
+                "client", [(CL, "SYN_SENT"), ("SYN_SENT", "SYN_RCVD"),
+                           ("SYN_RCVD", ES), (ES, CL)])
+
+    # 2b. A Fast Open SYN retransmitted without its data, then the
+    # SYN/ACK that acks the data of the first
+    trace.take()
+    ck.start()
+    s = bound_client(me, 7310)
+    f = Flow(w, 7310, 7311, me, peer)
+    fastopen_send(s, b"t" * 1000, (peer, 7311))
+    syn = w.expect_reply(7310, 7311)
+    x = syn.seq
+    again = w.expect_reply(7310, 7311)       # after the SYN's RTO
+    if len(syn.payload) != 1000 or len(again.payload) or again.seq != x:
+        fail("Fast Open SYN %d bytes, again %d bytes seq %d" % (
+            len(syn.payload), len(again.payload), again.seq))
+    f.s("SA", Y, x + 1001)
+    ack = w.expect_reply(7310, 7311)
+    abort(s)
+    ck.finish("Fast Open SYN retransmitted without its data", f, [
+        ("client", CL, "SYN_SENT", "S", x, 0),
+        ("server", "LISTEN", "SYN_RCVD", "S.", Y, x + 1001),
+        ("client", "SYN_SENT", ES, "S.", Y, x + 1001),
+        ("server", "SYN_RCVD", ES, ".", ack.seq, Y + 1),
+        ("client", ES, CL, "R.", x + 1001, Y + 1),
+        ("server", ES, CL, "R.", x + 1001, Y + 1)],
+        {"invalid_ack": 0, "retransmissions": 1}, extra_segments=4)
+    kernel_view(ck, "Fast Open SYN again: kernel view", trace, f,
+                "client", [(CL, "SYN_SENT"), ("SYN_SENT", ES), (ES, CL)])
+    run("sysctl", "-qw", "net.ipv4.tcp_fastopen=1", ns=B)
+
+    # 3. SYN/ACK with data and FIN: Linux takes the SYN/ACK, drops the
+    # data and FIN, and closes passively when they come again
+    trace.take()
+    ck.start()
+    s = bound_client(me, 7400)
+    f = Flow(w, 7400, 7401, me, peer)
+    connect_nb(s, (peer, 7401))
+    x = w.expect_reply(7400, 7401).seq
+    f.s("FSPA", Y, x + 1, b"hello")
+    a = w.expect_reply(7400, 7401)
+    if a.ack != Y + 1:
+        fail("the kernel took the SYN/ACK's data or FIN: ack %d" % a.ack)
+    f.s("FPA", Y + 1, x + 1, b"hello")
+    w.expect_reply(7400, 7401)
+    if s.recv(100) != b"hello":                 # unread data: close = RST
+        fail("the client did not get the data again")
+    s.close()
+    w.expect_reply(7400, 7401)
+    f.s("A", Y + 7, x + 2)
+    ck.finish("SYN/ACK with data and FIN", f, [
+        ("client", CL, "SYN_SENT", "S", x, 0),
+        ("server", "LISTEN", "SYN_RCVD", "FSP.", Y, x + 1),
+        ("client", "SYN_SENT", ES, "FSP.", Y, x + 1),
+        ("server", "SYN_RCVD", ES, ".", x + 1, Y + 1),
+        ("server", ES, "FIN_WAIT_1", "FP.", Y + 1, x + 1),
+        ("client", ES, "CLOSE_WAIT", "FP.", Y + 1, x + 1),
+        ("server", "FIN_WAIT_1", "FIN_WAIT_2", ".", x + 1, Y + 7),
+        ("client", "CLOSE_WAIT", "LAST_ACK", "F.", x + 1, Y + 7),
+        ("server", "FIN_WAIT_2", "TIME_WAIT", "F.", x + 1, Y + 7),
+        ("client", "LAST_ACK", CL, ".", Y + 7, x + 2)],
+        {"invalid_flags": 0}, extra_segments=4)
+    kernel_view(ck, "SYN/ACK with data and FIN: kernel view", trace, f,
+                "client", [(CL, "SYN_SENT"), ("SYN_SENT", ES),
+                           (ES, "CLOSE_WAIT"), ("CLOSE_WAIT", "LAST_ACK"),
+                           ("LAST_ACK", CL)])
+
+    # 4. PAWS: a SYN/ACK whose echo is older than the SYN is answered by
+    # RST and the client stays SYN_SENT; the valid one that follows counts
+    trace.take()
+    ck.start()
+    s = bound_client(me, 7500)
+    f = Flow(w, 7500, 7501, me, peer)
+    connect_nb(s, (peer, 7501))
+    syn = w.expect_reply(7500, 7501)
+    x, ts = syn.seq, ts_option(syn)
+    if not ts:
+        fail("the kernel's SYN has no timestamp option")
+    f.s("SA", Y, x + 1, opts=[("Timestamp", (1000, ts[0] - 1000))])
+    rst = w.expect_reply(7500, 7501)
+    if rst.flags != "R" or rst.seq != x + 1:
+        fail("the kernel's answer to the bad echo: %s seq %d" % (
+            rst.flags, rst.seq))
+    f.s("SA", Y, x + 1, opts=[("Timestamp", (1001, ts[0]))])
+    w.expect_reply(7500, 7501)
+    abort(s)
+    ck.finish("PAWS: SYN/ACK with a wrong echo, then a valid one", f, [
+        ("client", CL, "SYN_SENT", "S", x, 0),
+        ("server", "LISTEN", "SYN_RCVD", "S.", Y, x + 1),
+        ("client", "SYN_SENT", ES, "S.", Y, x + 1),
+        ("server", "SYN_RCVD", ES, ".", x + 1, Y + 1),
+        ("client", ES, CL, "R.", x + 1, Y + 1),
+        ("server", ES, CL, "R.", x + 1, Y + 1)],
+        {"invalid_ack": 1, "resets": 1}, extra_segments=4)
+    kernel_view(ck, "PAWS: kernel view", trace, f, "client",
+                [(CL, "SYN_SENT"), ("SYN_SENT", ES), (ES, CL)])
+
+    # 5. A client closed in SYN_SENT answers the SYN/ACK with a bare RST:
+    # tcpstate's ESTABLISHED of the SYN/ACK, then CLOSED, stand for the
+    # kernel's SYN_SENT>CLOSED (truth.py K10)
+    trace.take()
+    ck.start()
+    s = bound_client(me, 7600)
+    f = Flow(w, 7600, 7601, me, peer)
+    connect_nb(s, (peer, 7601))
+    x = w.expect_reply(7600, 7601).seq
+    s.close()
+    f.s("SA", Y, x + 1)
+    rst = w.expect_reply(7600, 7601)
+    if rst.flags != "R" or rst.seq != x + 1:
+        fail("the closed client's answer: %s seq %d" % (rst.flags,
+                                                         rst.seq))
+    ck.finish("client closed in SYN_SENT, then the SYN/ACK", f, [
+        ("client", CL, "SYN_SENT", "S", x, 0),
+        ("server", "LISTEN", "SYN_RCVD", "S.", Y, x + 1),
+        ("client", "SYN_SENT", ES, "S.", Y, x + 1),
+        ("client", ES, CL, "R", x + 1, 0),
+        ("server", "SYN_RCVD", CL, "R", x + 1, 0)],
+        {"resets": 1}, extra_segments=2)
+    kernel_view(ck, "closed in SYN_SENT: kernel view", trace, f, "client",
+                [(CL, "SYN_SENT"), ("SYN_SENT", CL)])
+
+
 def main():
     os.sched_setaffinity(0, {0})
     with NetnsPair(A, B):
@@ -412,6 +669,7 @@ def main():
             ck = Checker(w, tail, inode)
             crafted(ck, w)
             with_sockets(ck, w, trace, inode)
+            edges(ck, w, trace, inode)
     table = truth.Table("truth: crafted segments (exact events, counters, "
                         "kernel view)")
     for name, errs in ck.results:
