@@ -517,16 +517,6 @@ static u8 fsm_check(const struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		break;
 	case C_ACK:
 	case C_FIN:
-		/*
-		 * An ack of data never sent: RFC 793 (and Linux) drop the
-		 * segment, FIN and all, whatever it says.  Not on a flow
-		 * picked up mid-stream, whose receiver may have sent what
-		 * the observer never saw (a one-sided capture).
-		 */
-		if ((s->flags & TCPSTATE_TCP_ACK) && synchronized(rcv->state) &&
-		    !(f->flags & TCPSTATE_F_PICKUP) &&
-		    seq_before(rcv->nxt, s->ack))
-			return TCPSTATE_V_BAD_ACK;
 		/* Acking the peer's SYN from SYN_SENT needs that SYN. */
 		if (snd->state == TCPSTATE_SYN_SENT &&
 		    (rcv->state == TCPSTATE_LISTEN ||

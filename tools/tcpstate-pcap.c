@@ -32,7 +32,7 @@ enum skip_reason {
 	SKIP_LINK,		/* link header short or not IP */
 	SKIP_NOT_IP,		/* link payload is neither IPv4 nor IPv6 */
 	SKIP_NOT_TCP,		/* IP, but not TCP (or hidden behind ESP) */
-	SKIP_FRAGMENT,		/* a non-first fragment */
+	SKIP_FRAGMENT,		/* any fragment: nothing reassembles them */
 	SKIP_TRUNCATED,		/* headers cut short by the snap length */
 	SKIP_BAD_IP,		/* bad IP version, header or total length */
 	SKIP_BAD_TCP,		/* TCP data offset or options malformed */
@@ -278,7 +278,8 @@ static int parse_ipv4(struct packet *pk, const u8 *p, size_t caplen,
 	if (caplen < ihl)
 		return SKIP_TRUNCATED;
 	frag = get16(p + 6);
-	if (frag & 0x1fff)
+	/* As the module: the first fragment (MF set) is not the segment. */
+	if (frag & 0x3fff)
 		return SKIP_FRAGMENT;
 	if (p[9] != 6)
 		return SKIP_NOT_TCP;
@@ -341,7 +342,8 @@ static int parse_ipv6(struct packet *pk, const u8 *p, size_t caplen,
 				return SKIP_BAD_IP;
 			if (caplen - off < 8)
 				return SKIP_TRUNCATED;
-			if (get16(p + off + 2) & 0xfff8)
+			/* offset or MF: a fragment (an atomic one is whole) */
+			if (get16(p + off + 2) & 0xfff9)
 				return SKIP_FRAGMENT;
 			hlen = 8;
 			break;

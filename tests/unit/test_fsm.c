@@ -736,28 +736,6 @@ TEST(client_abort_in_syn_sent)
 	CHECK_EQ(sstate(), TCPSTATE_LISTEN);
 }
 
-/* Issue 15, case 1: an ack of data never sent moves nothing. */
-TEST(fin_acking_data_never_sent_changes_nothing)
-{
-	established_with_data();
-	/* the server sent 100 bytes; this FIN acks 9999 more */
-	CHECK_STR(seg(0, "F.", C_FIN_SEQ, S_ISN + 1 + 100 + 9999, 0), "");
-	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
-	CHECK_EQ(cstate(), TCPSTATE_ESTABLISHED);
-	CHECK_EQ(sstate(), TCPSTATE_ESTABLISHED);
-	/* the same FIN acking what was sent is the active close */
-	CHECK_STR(seg(0, "F.", C_FIN_SEQ, S_ISN + 1 + 100, 0),
-		  "client ESTABLISHED>FIN_WAIT_1, server ESTABLISHED>CLOSE_WAIT");
-	/* a FIN that acks ours and more than we sent: no TIME_WAIT */
-	CHECK_STR(seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1 + 500, 0), "");
-	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
-	CHECK_EQ(cstate(), TCPSTATE_FIN_WAIT_1);
-	CHECK_STR(seg(1, ".", S_FIN_SEQ, C_FIN_SEQ + 1 + 500, 0), "");
-	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
-	CHECK_STR(seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0),
-		  "server CLOSE_WAIT>LAST_ACK, client FIN_WAIT_1>TIME_WAIT");
-}
-
 TEST(ack_beyond_what_was_seen_on_a_pickup_is_taken)
 {
 	/* picked up: the observer may have missed what the server sent */

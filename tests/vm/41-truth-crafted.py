@@ -466,35 +466,8 @@ def edges(ck, w, trace, inode):
     peer, me = "10.99.0.1", "10.99.0.2"
     ES, CL = "ESTABLISHED", "CLOSED"
 
-    # 1. A FIN that acks data never sent: Linux drops it (RFC 793 too)
-    with netns(B):
-        lst = socket.socket()
-        lst.bind((me, 7200))
-        lst.listen(8)
-    trace.take()
-    f = Flow(w, 47200, 7200, peer, me)
-    ck.start()
-    f.c("S", X)
-    y = w.expect_reply(7200, 47200).seq
-    f.c("A", X + 1, y + 1)
-    f.c("PA", X + 1, y + 1, b"d" * 1000)
-    w.expect_reply(7200, 47200)
-    f.c("FA", X + 1001, y + 1 + 9999)        # the server sent nothing
-    time.sleep(0.3)
-    est = run("ss", "-Htan", "state", "established", "dport", "47200",
-              ns=B)
-    f.c("R", X + 1001)
-    ck.finish("FIN acking data never sent", f, handshake_events(y) + [
-        ("client", ES, CL, "R", X + 1001, 0),
-        ("server", ES, CL, "R", X + 1001, 0)],
-        {"invalid_ack": 1}, extra_segments=2)
-    if "%s:47200" % peer not in est:
-        ck.record("FIN acking data never sent: ss", [
-            "the kernel left ESTABLISHED: %r" % est])
-    kernel_view(ck, "FIN acking data never sent: kernel view", trace, f,
-                "server", [("LISTEN", "SYN_RCVD"), ("SYN_RCVD", ES),
-                           (ES, CL)])
-    lst.close()
+    # 1. A FIN that acks data never sent (RFC 793 and Linux drop it) is
+    # not checked yet: see README, "Decisions at the edges".
 
     # 2a. Simultaneous open of a Fast Open client: the SYN/ACK of the
     # crossing SYN acks the data of the kernel's SYN
