@@ -2,7 +2,7 @@
 #
 # make            module/tcpstate.ko (against KDIR) and the tools
 # make check      unit tests, then the VM suite on every test kernel
-#                 (and on the debug kernel when scripts/debug-kernel built it)
+#                 (6.1, 6.12 and their PREEMPT_RT builds)
 # make check-debug build the debug kernel unless cached, then the suite on it
 # make demo       a throwaway VM with tcpstate loaded and real traffic
 # make fuzz       the libFuzzer harnesses, FUZZ_SECONDS each
