@@ -59,13 +59,14 @@ def by_flow(events):
     return out
 
 
-def tool_events(path):
+def tool_events(path, verify=True):
     # --verify-checksum: the module, as the receiver would, takes no
     # segment with a bad checksum (captures taken before checksum offload
     # have them).
-    p = subprocess.run([TOOL, "--events-only", "--verify-checksum",
-                        "--time-wait-ms", str(TW_MS), path],
-                       stdout=subprocess.PIPE, text=True)
+    argv = [TOOL, "--events-only", "--time-wait-ms", str(TW_MS), path]
+    if verify:
+        argv.insert(1, "--verify-checksum")
+    p = subprocess.run(argv, stdout=subprocess.PIPE, text=True)
     if p.returncode:
         fail("%s: tcpstate-pcap exited %d" % (path, p.returncode))
     return [dict(w.split("=", 1) for w in line.split())
@@ -177,8 +178,14 @@ def main():
                                         b.path, flow[0], flow[1],
                                         core.get(flow), mod.get(flow)))
             expect = "-"
+            # expect.txt's plain blocks describe the capture with its
+            # checksums unverified; where verifying them changes the
+            # events, the module (which verifies) is held to the core only.
+            if by_flow(tool_events(path, verify=False)) != core:
+                expect = "n/a: bad checksums"
             for blk in blocks:
-                if blk.path != b.path or not checkable(blk):
+                if (blk.path != b.path or not checkable(blk) or
+                        expect != "-"):
                     continue
                 out = "\n".join(" ".join("%s=%s" % kv for kv in e.items())
                                 for e in mevents) + "\n" + mtable + "\n"
