@@ -599,17 +599,23 @@ again:
 	lockdep_assert_held(&b->lock);
 	now_us = tcpstate_now_us();
 	/*
-	 * The step is tried on a copy: a segment that would move a state is
-	 * taken only if its checksum is right, as the receiver would drop
-	 * it otherwise.  Checksums are verified for these segments only.
+	 * A segment whose checksum is not known to be right is stepped on a
+	 * copy: if it would move a state it is taken only when its checksum
+	 * is right, as the receiver would drop it otherwise.  Checksums are
+	 * verified for these segments only; the rest (local, offloaded,
+	 * already verified: csum NULL) step in place.
 	 */
-	next = f->fsm;
-	tcpstate_fsm_step(&next, s, now_us, &r);
-	if (r.nr && !tcpstate_flow_csum_ok(csum)) {
-		spin_unlock_bh(&b->lock);
-		goto out;
+	if (csum) {
+		next = f->fsm;
+		tcpstate_fsm_step(&next, s, now_us, &r);
+		if (r.nr && !tcpstate_flow_csum_ok(csum)) {
+			spin_unlock_bh(&b->lock);
+			goto out;
+		}
+		f->fsm = next;
+	} else {
+		tcpstate_fsm_step(&f->fsm, s, now_us, &r);
 	}
-	f->fsm = next;
 	f->last = jiffies;
 	if (r.notes & TCPSTATE_N_NEWGEN)
 		f->created = f->last;

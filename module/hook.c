@@ -221,7 +221,8 @@ static void tcpstate_hook_tcp(struct sk_buff *skb, unsigned int thoff,
 		else
 			swap(k->addr.v6[0], k->addr.v6[1]);
 	}
-	tcpstate_flow_segment(k, &s, &csum.c);
+	/* Local, offloaded or already verified: nothing to check later. */
+	tcpstate_flow_segment(k, &s, skb_csum_unnecessary(skb) ? NULL : &csum.c);
 }
 
 static void tcpstate_hook_ipv4(struct sk_buff *skb,
