@@ -6,7 +6,9 @@
 # or oopses on request, then checks that:
 #   - scripts/vm passes a clean load/unload and returns the command's status;
 #   - tests/vm/run fails a scenario that WARNs (splat shown) or leaves the
-#     module loaded, passes a clean one, and scripts/vm fails the run;
+#     module loaded, passes a clean one, fails one whose task SIGKILL cannot
+#     end (its kernel stack shown) and goes on to the next, and scripts/vm
+#     fails the run;
 #   - scripts/vm fails on an oops and shows it, on a panic (no status
 #     comes back) and on a timeout;
 #   - on the debug kernel (scripts/debug-kernel) also: a use-after-free is
@@ -64,13 +66,18 @@ cat >"$W/mod/tcpstate.c" <<'EOF'
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Harness self-test: mode=1 warns, mode=2 oopses in init, mode=3 reads
- * freed memory (a KASAN report), mode=4 leaks (kmemleak, after rmmod).
+ * freed memory (a KASAN report), mode=4 leaks (kmemleak, after rmmod),
+ * mode=5 sleeps uninterruptibly in init for hold seconds (insmod ignores
+ * SIGKILL meanwhile).
  */
+#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 
 static int mode;
 module_param(mode, int, 0444);
+static int hold;
+module_param(hold, int, 0444);
 static void *kept;
 
 static int __init selftest_init(void)
@@ -87,6 +94,8 @@ static int __init selftest_init(void)
 	}
 	if (mode == 4)
 		kept = kmalloc(96, GFP_KERNEL);	/* never freed */
+	if (mode == 5)
+		ssleep(hold);
 	return 0;
 }
 
@@ -123,14 +132,28 @@ cat >"$W/scen/30-clean.sh" <<EOF
 #!/bin/sh
 insmod $KO && rmmod tcpstate
 EOF
+cat >"$W/scen/40-unkillable.sh" <<EOF
+#!/bin/sh
+exec insmod $KO mode=5 hold=30
+EOF
+cat >"$W/scen/50-after.sh" <<EOF
+#!/bin/sh
+exit 0
+EOF
 chmod +x "$W/scen/"*.sh
 TCPSTATE_SCENARIOS=$W/scen TCPSTATE_KVER=$KVER TCPSTATE_LOGDIR=/tmp/selftest-logs \
+	TCPSTATE_TEST_TIMEOUT=4 \
 	check runner nonzero \
 	"FAIL: $KVER 10-warns.sh \(kernel splat" \
 	'WARNING: .*tcpstate' \
 	'harness self-test warning' \
 	"FAIL: $KVER 20-leaves-loaded.sh \(left tcpstate loaded" \
 	"PASS: $KVER 30-clean.sh" \
+	"FAIL: $KVER 40-unkillable.sh \\(hung: tasks left that SIGKILL does not end" \
+	'insmod .*mode=5' \
+	'State:.*D \(disk sleep\)' \
+	'ssleep|msleep|selftest_init' \
+	"(PASS|FAIL): $KVER 50-after.sh" \
 	'tainted .*W=warning' \
 	-- -- "$ROOT/tests/vm/run"
 
@@ -142,8 +165,8 @@ check oops nonzero 'BUG: kernel NULL pointer dereference' 'Oops' 'tainted .*D=oo
 check panic nonzero 'no exit status came back' 'Kernel panic' \
 	-- -- sh -c 'echo c >/proc/sysrq-trigger; sleep 30'
 
-# 5. A hang: the timeout kills the VM.
-check timeout nonzero 'TIMEOUT' -- --timeout 20 -- sleep 300
+# 5. A hang: the timeout kills the VM and says where its vCPUs were.
+check timeout nonzero TIMEOUT "vCPU 0 at [0-9a-f]+ \\([a-z_]+\\+0x" "sysrq: Show Blocked State" -- --timeout 20 -- sleep 300
 
 # 6, 7. The debug kernel's checkers: KASAN, and kmemleak after unload.
 if [ "$KVER" = "$("$VM" --resolve debug 2>/dev/null)" ]; then

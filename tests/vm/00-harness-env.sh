@@ -13,7 +13,7 @@ case "$TCPSTATE_KO" in
 *) fail "TCPSTATE_KO=$TCPSTATE_KO is not build/<kver>/module/tcpstate.ko" ;;
 esac
 
-need ip ss tcpdump tcpreplay iperf3 insmod rmmod dmesg timeout
+need ip ss tcpdump tcpreplay iperf3 insmod rmmod dmesg timeout pgrep
 [ -x "$PY" ] || fail "$PY missing"
 "$PY" -c 'import scapy.all' || fail "scapy does not import in $PY"
 
