@@ -59,6 +59,14 @@ static int list_main(void)
 }
 
 
+/*
+ * getopt_long wants one table per command, so the filter options (watch,
+ * list) and the common ones (every command) stand in each command's
+ * table; a multi-entry initializer macro would not pass checkpatch.
+ * tests/unit/test_reader.c checks that the filters mean the same in watch
+ * and list, that every command takes the common ones and that --help
+ * names each option once.
+ */
 static const struct option list_longopts[] = {
 	{ "ipv4", no_argument, NULL, '4' },
 	{ "ipv6", no_argument, NULL, '6' },
