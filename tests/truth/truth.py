@@ -39,14 +39,22 @@ addresses that are unique while it runs.  Before comparing:
     surplus LISTEN -> SYN_RECV stays unused in the K4 pool).
  K6 TIME_WAIT is handed to a separate timewait socket that the tracepoint
     does not see: the socket's last record is FIN_WAIT_2 -> CLOSE or
-    CLOSING -> CLOSE.  `ss -tan` in the endpoint's namespace, taken when
-    the scenario has settled, shows the timewait socket: TIME-WAIT there
-    turns that last record into X -> TIME_WAIT; FIN-WAIT-2 there (an
-    orphaned socket handed over before the peer's FIN came, which has
-    not come) drops it, the endpoint being still in FIN_WAIT_2.  With no
-    timewait socket the record is a real close.  The timewait socket's
-    own end is not traced either, so tcpstate's timer events
-    (reason=timer, TIME_WAIT -> CLOSED) are left out.
+    CLOSING -> CLOSE.  Three kprobe events follow the timewait socket by
+    its ports and family (struct sock_common's, which it shares):
+    tcp_time_wait(sk, state, timeo), the hand-over, whose state
+    TIME_WAIT turns that last record into X -> TIME_WAIT, and whose state
+    FIN_WAIT2 (an orphaned socket handed over before the peer's FIN came)
+    drops it, the endpoint staying in FIN_WAIT_2;
+    __inet_twsk_schedule(tw, timeo, rearm) with rearm set, which the
+    timewait code does only once the socket is in TIME_WAIT (a FIN_WAIT_2
+    one that took the peer's FIN: FIN_WAIT_2 -> TIME_WAIT);
+    inet_twsk_deschedule_put(tw), an end before the timer's (an RST, new
+    data after close, a reused 4-tuple): its state -> CLOSED.
+    With no hand-over the record is a real close.  (Looking for timewait
+    sockets with `ss` once a scenario settled, as this did before, missed
+    those an RST had already ended.)  The timer's end of a timewait socket
+    is not followed, so tcpstate's timer events (reason=timer, TIME_WAIT
+    -> CLOSED) are left out.
  K7 Stateless RSTs (a refused port) are sent by no socket: the refusing
     side has no record, and tcpstate's server has no event either (it
     never leaves CLOSED).  Nothing to map; listed for completeness.
@@ -84,7 +92,6 @@ observer namespace that sees it, both endpoints' sequences agree.
 import ipaddress
 import os
 import re
-import subprocess
 import time
 
 TRACEFS = "/sys/kernel/tracing"
@@ -97,10 +104,6 @@ KSTATE = {
     "TCP_CLOSE_WAIT": "CLOSE_WAIT", "TCP_LAST_ACK": "LAST_ACK",
     "TCP_LISTEN": "LISTEN", "TCP_CLOSING": "CLOSING",
 }
-
-# ss's names for timewait sockets' substates
-SS_TW = {"TIME-WAIT": "TIME_WAIT", "FIN-WAIT-2": "FIN_WAIT_2"}
-
 
 def ep(addr, port):
     """An endpoint: (normalised address string, port)."""
@@ -126,6 +129,37 @@ def netns_inode(name):
 # The kernel's view: sock:inet_sock_set_state in a private tracefs instance.
 
 _LINE = re.compile(r"\s(\d+\.\d+): inet_sock_set_state: (.*)$")
+_PROBE_LINE = re.compile(r"\s(\d+\.\d+): \w+: \((\w+)\+[^)]*\) (.*)$")
+# K6's kprobes, at the functions' entry: the first argument is the socket
+# (%di), whose struct sock_common holds skc_dport (offset 12, network
+# order), skc_num (14) and skc_family (16), laid out alike in 6.1 and
+# 6.12; tcp_time_wait's second is the state (TCP_TIME_WAIT 6 or
+# TCP_FIN_WAIT2 5), __inet_twsk_schedule's third is rearm.
+_SK_PORTS = "dport=+12(%di):u16 sport=+14(%di):u16 family=+16(%di):u16"
+_TW_PROBES = {
+    "handover": "tcp_time_wait state=%si:s32 " + _SK_PORTS,
+    "rearm": "__inet_twsk_schedule rearm=%dx:u8 " + _SK_PORTS,
+    "kill": "inet_twsk_deschedule_put " + _SK_PORTS,
+}
+_TW_STATE = {6: "TIME_WAIT", 5: "FIN_WAIT_2"}
+
+
+def _tw_fate(evs):
+    """One timewait socket's kprobe records, in time order -> (the state
+    it was handed over in, [its later (old, new) steps])."""
+    sub, steps = None, []
+    for kind, arg in evs:
+        if kind == "handover":
+            sub, cur, steps = arg, arg, []
+        elif sub is None:
+            continue
+        elif kind == "rearm" and arg and cur == "FIN_WAIT_2":
+            steps.append((cur, "TIME_WAIT"))
+            cur = "TIME_WAIT"
+        elif kind == "kill" and cur != "CLOSED":
+            steps.append((cur, "CLOSED"))
+            cur = "CLOSED"
+    return sub, steps
 
 
 def parse_trace_line(line):
@@ -150,12 +184,26 @@ def parse_trace_line(line):
 
 class KernelTrace:
     """Records the kernel's TCP socket state changes (filter protocol == 6)
-    while the block runs; take() returns the records so far and clears the
-    buffer, failing if the ring lost any."""
+    and its timewait sockets (K6) while the block runs; take() returns the
+    state changes so far and clears the buffer, failing if the ring lost
+    any; the timewait records collect in .tw, {(v6, local port, remote
+    port): [(kind, arg)]}, until tw_for() takes them."""
 
     def __init__(self, name="tcpstate-truth", buffer_kb=16384):
         self.dir = os.path.join(TRACEFS, "instances", name)
         self.buffer_kb = buffer_kb
+        tag = re.sub(r"\W", "_", name)
+        self.probes = ["tcpstate_truth/%s_%s" % (k, tag) for k in _TW_PROBES]
+        self.tw = {}
+
+    def _probe_def(self, text):
+        # O_APPEND adds to the list; no seek (tracefs refuses it).
+        fd = os.open(os.path.join(TRACEFS, "kprobe_events"),
+                     os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, (text + "\n").encode())
+        finally:
+            os.close(fd)
 
     def _w(self, rel, val):
         with open(os.path.join(self.dir, rel), "w") as f:
@@ -171,8 +219,28 @@ class KernelTrace:
         ev = "events/sock/inet_sock_set_state/"
         self._w(ev + "filter", "protocol == 6")
         self._w(ev + "enable", "1")
+        for probe, fetch in zip(self.probes, _TW_PROBES.values()):
+            try:
+                self._probe_def("-:" + probe)
+            except OSError:
+                pass
+            self._probe_def("p:%s %s" % (probe, fetch))
+            self._w("events/%s/enable" % probe, "1")
         self._w("tracing_on", "1")
         return self
+
+    def tw_for(self, conns):
+        """The timewait sockets recorded so far, as {(local ep, remote ep):
+        (hand-over state, [later steps])} (_tw_fate) for both endpoints of
+        each of CONNS; clears them."""
+        out = {}
+        for c in conns:
+            for loc, rem in ((c.client, c.server), (c.server, c.client)):
+                k = (":" in loc[0], loc[1], rem[1])
+                if k in self.tw:
+                    out[(loc, rem)] = _tw_fate(self.tw[k])
+        self.tw = {}
+        return out
 
     def take(self):
         with open(os.path.join(self.dir, "trace")) as f:
@@ -182,13 +250,31 @@ class KernelTrace:
         if m and m.group(1) != m.group(2):
             raise RuntimeError("trace ring overwrote records: %s/%s"
                                % (m.group(1), m.group(2)))
-        recs = []
+        recs, tws = [], []
         for line in text.splitlines():
             if line.startswith("#"):
                 continue
             r = parse_trace_line(line)
             if r:
                 recs.append(r)
+                continue
+            m = _PROBE_LINE.search(line)
+            if m:
+                f = dict(t.split("=", 1) for t in m.group(3).split()
+                         if "=" in t)
+                d = int(f["dport"])
+                key = (int(f["family"]) == 10, int(f["sport"]),
+                       ((d & 0xff) << 8) | (d >> 8))
+                if "state" in f:
+                    ev = ("handover", _TW_STATE.get(int(f["state"]),
+                                                    f["state"]))
+                elif "rearm" in f:
+                    ev = ("rearm", int(f["rearm"]))
+                else:
+                    ev = ("kill", None)
+                tws.append((float(m.group(1)), key, ev))
+        for _, key, ev in sorted(tws, key=lambda t: t[0]):
+            self.tw.setdefault(key, []).append(ev)
         recs.sort(key=lambda r: r["ts"])
         return recs
 
@@ -196,32 +282,14 @@ class KernelTrace:
         try:
             self._w("tracing_on", "0")
             self._w("events/sock/inet_sock_set_state/enable", "0")
+            for probe in self.probes:
+                self._w("events/%s/enable" % probe, "0")
             os.rmdir(self.dir)
+            for probe in self.probes:
+                self._probe_def("-:" + probe)
         except OSError:
             pass
         return False
-
-
-def timewait_sockets(namespaces):
-    """{(local ep, remote ep): 'TIME_WAIT' | 'FIN_WAIT_2'} from ss -tan in
-    each namespace (None = the current one)."""
-    out = {}
-    for ns in namespaces:
-        argv = ["ss", "-Htan", "state", "time-wait", "state", "fin-wait-2"]
-        if ns:
-            argv = ["ip", "netns", "exec", ns] + argv
-        txt = subprocess.run(argv, stdout=subprocess.PIPE, text=True,
-                             check=True).stdout
-        for line in txt.splitlines():
-            w = line.split()
-            if len(w) < 5 or w[0] not in SS_TW:
-                continue
-            loc, rem = ep_parse(w[3]), ep_parse(w[4])
-            # a timewait socket has no owner, an orphaned FIN-WAIT-2 one
-            # is still a full socket: both show up here; both are
-            # "handed over or about to be".
-            out[(loc, rem)] = SS_TW[w[0]]
-    return out
 
 
 # --------------------------------------------------------------------------
@@ -280,11 +348,13 @@ def _map_endpoint(recs, loc, rem, client, pools, tw):
         seq.insert(0, ("LISTEN", "SYN_RCVD"))
     if seq and seq[-1][1] == "CLOSED" and \
             seq[-1][0] in ("FIN_WAIT_2", "CLOSING"):    # K6
-        sub = tw.get((loc, rem))
+        sub, later = tw.get((loc, rem), (None, []))
         if sub == "TIME_WAIT":
             seq[-1] = (seq[-1][0], "TIME_WAIT")
+            seq += later
         elif sub == "FIN_WAIT_2" and seq[-1][0] == "FIN_WAIT_2":
             seq.pop()
+            seq += later
     return seq, None
 
 
