@@ -30,6 +30,7 @@ enum {
 	OPT_TS,
 	OPT_NO_COLOR,
 	OPT_PROC,
+	OPT_PROMETHEUS,
 };
 
 enum ts_mode { TS_ABS, TS_REL, TS_NS };
@@ -52,6 +53,7 @@ struct reader_cfg {
 	bool json;
 	bool ladder;
 	bool watch;
+	bool prometheus;
 	bool no_color;
 	bool color;		/* decided after parsing */
 	enum ts_mode ts_mode;
@@ -78,6 +80,13 @@ struct command {
 };
 
 extern const struct command watch_command, list_command, stats_command;
+
+/*
+ * stats --prometheus: the lines of /proc/tcpstate_stats (@names[i] has
+ * the value @values[i]) in Prometheus' text format to @out.
+ */
+void stats_prometheus(FILE *out, const char *const *names,
+		      const char *const *values, int n);
 
 /* The configuration the commands run with, set by main(). */
 extern struct reader_cfg cfg;

@@ -65,6 +65,88 @@ static void json_stats(const struct stat_line *st, int n, const char *key)
 		printf("}");
 }
 
+/*
+ * Prometheus' text exposition format (0.0.4).  Everything counts up but
+ * the gauges below: a counter becomes tcpstate_<name>_total, a gauge
+ * keeps its name, and the endpoints per state (client_<STATE>,
+ * server_<STATE>) become one gauge, tcpstate_endpoints{side,state}.  A
+ * value that is not a number is left out.
+ */
+static const char *const gauge_prefixes[] = {
+	"flows_active", "flows_max", "entry_bytes_", "table_buckets",
+};
+
+static bool stat_is_gauge(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(gauge_prefixes); i++)
+		if (!strncmp(name, gauge_prefixes[i],
+			     strlen(gauge_prefixes[i])))
+			return true;
+	return false;
+}
+
+/* "client_ESTABLISHED" -> side "client", state ESTABLISHED; else -1. */
+static int stat_endpoint_state(const char *name, const char **side)
+{
+	static const char *const sides[] = { "client", "server" };
+	size_t i, len;
+
+	for (i = 0; i < ARRAY_SIZE(sides); i++) {
+		len = strlen(sides[i]);
+		if (strncmp(name, sides[i], len) || name[len] != '_')
+			continue;
+		*side = sides[i];
+		return ts_state_from_name(name + len + 1,
+					  strlen(name + len + 1));
+	}
+	return -1;
+}
+
+static bool stat_value(const char *v, uint64_t *out)
+{
+	return !ts_parse_u64(v, strlen(v), out);
+}
+
+void stats_prometheus(FILE *out, const char *const *names,
+		      const char *const *values, int n)
+{
+	bool endpoints = false;
+	const char *side;
+	uint64_t v;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!stat_value(values[i], &v))
+			continue;
+		if (stat_endpoint_state(names[i], &side) >= 0)
+			endpoints = true;
+		else if (stat_is_gauge(names[i]))
+			fprintf(out,
+				"# HELP tcpstate_%s %s in /proc/tcpstate_stats.\n"
+				"# TYPE tcpstate_%s gauge\ntcpstate_%s %" PRIu64 "\n",
+				names[i], names[i], names[i], names[i], v);
+		else
+			fprintf(out,
+				"# HELP tcpstate_%s_total %s in /proc/tcpstate_stats.\n"
+				"# TYPE tcpstate_%s_total counter\ntcpstate_%s_total %" PRIu64 "\n",
+				names[i], names[i], names[i], names[i], v);
+	}
+	if (!endpoints)
+		return;
+	/* One family's samples stand together. */
+	fprintf(out,
+		"# HELP tcpstate_endpoints Tracked endpoints by side and state.\n"
+		"# TYPE tcpstate_endpoints gauge\n");
+	for (i = 0; i < n; i++)
+		if (stat_value(values[i], &v) &&
+		    stat_endpoint_state(names[i], &side) >= 0)
+			fprintf(out,
+				"tcpstate_endpoints{side=\"%s\",state=\"%s\"} %" PRIu64 "\n",
+				side, strchr(names[i], '_') + 1, v);
+}
+
 static uint64_t now_ns(int clock)
 {
 	struct timespec t;
@@ -91,6 +173,17 @@ static int stats_main(void)
 
 		n = read_stats(cur, MAX_STATS);
 		t = now_ns(CLOCK_MONOTONIC);
+		if (cfg.prometheus) {
+			const char *names[MAX_STATS], *values[MAX_STATS];
+
+			for (i = 0; i < n; i++) {
+				names[i] = cur[i].name;
+				values[i] = cur[i].value;
+			}
+			stats_prometheus(stdout, names, values, n);
+			out_check();
+			break;
+		}
 		for (i = 0; i < n; i++)
 			if ((int)strlen(cur[i].name) > w)
 				w = strlen(cur[i].name);
@@ -178,6 +271,7 @@ static int stats_main(void)
 static const struct option stats_longopts[] = {
 	{ "count", required_argument, NULL, 'n' },
 	{ "watch", no_argument, NULL, 'w' },
+	{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
 	{ "json", no_argument, NULL, 'j' },
 	{ "no-color", no_argument, NULL, OPT_NO_COLOR },
 	{ "proc", required_argument, NULL, OPT_PROC },
@@ -204,11 +298,16 @@ static enum parse_result stats_parse(int argc, char **argv,
 		case 'w':
 			c->watch = true;
 			break;
+		case OPT_PROMETHEUS:
+			c->prometheus = true;
+			break;
 		default:
 			r = parse_shared_option(c, ch, argv);
 			break;
 		}
 	}
+	if (r == PARSE_OK && c->prometheus && (c->watch || c->json))
+		r = parse_error(c, "--prometheus goes without --watch and --json");
 	return r;
 }
 

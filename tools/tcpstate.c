@@ -306,6 +306,8 @@ void tcpstate_help(void)
 	       "                              ns since the epoch (ns) [watch]\n"
 	       "  -w, --watch                 print the counters and their rates every second\n"
 	       "                              [stats]\n"
+	       "      --prometheus            the counters in Prometheus' text format, for\n"
+	       "                              node_exporter's textfile collector [stats]\n"
 	       "      --no-color              no colour, even on a terminal (so does\n"
 	       "                              NO_COLOR=1)\n"
 	       "      --proc DIR              read DIR/tcpstate* instead of /proc/tcpstate*\n"

@@ -996,6 +996,74 @@ TEST(cmdline_help_names_every_option)
 	}
 }
 
+static int count_of(const char *s, const char *what)
+{
+	int n = 0;
+
+	for (; (s = strstr(s, what)); s += strlen(what))
+		n++;
+	return n;
+}
+
+/* stats_prometheus() into a string. */
+static const char *prometheus(const char *const *names,
+			      const char *const *values, int n)
+{
+	static char *buf;
+	size_t len;
+	FILE *f;
+
+	free(buf);
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return "";
+	stats_prometheus(f, names, values, n);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * Counters get _total and TYPE counter, the gauges keep their names, the
+ * endpoints per state are one labelled family whose samples stand
+ * together even when the input interleaves them, and a value that is
+ * not a number is left out.
+ */
+TEST(stats_prometheus_format)
+{
+	static const char *const names[] = {
+		"client_ESTABLISHED", "segments_ipv4", "server_SYN_RCVD",
+		"flows_active", "client_NOT_A_STATE", "table_buckets",
+		"resets", "weird",
+	};
+	static const char *const values[] = {
+		"3", "120", "1", "2", "5", "4096", "0", "n/a",
+	};
+	const char *out = prometheus(names, values, ARRAY_SIZE(names));
+	const char *ep;
+
+	CHECK(strstr(out, "# TYPE tcpstate_segments_ipv4_total counter\n"
+			  "tcpstate_segments_ipv4_total 120\n"));
+	CHECK(strstr(out, "# TYPE tcpstate_resets_total counter\n"
+			  "tcpstate_resets_total 0\n"));
+	CHECK(strstr(out, "# TYPE tcpstate_flows_active gauge\n"
+			  "tcpstate_flows_active 2\n"));
+	CHECK(strstr(out, "# TYPE tcpstate_table_buckets gauge\n"));
+	/* Not a state: an ordinary counter. */
+	CHECK(strstr(out, "tcpstate_client_NOT_A_STATE_total 5\n"));
+	CHECK(!strstr(out, "weird"));
+	ep = strstr(out, "# TYPE tcpstate_endpoints gauge\n");
+	CHECK(ep);
+	CHECK(ep && strstr(ep, "gauge\n"
+			   "tcpstate_endpoints{side=\"client\",state=\"ESTABLISHED\"} 3\n"
+			   "tcpstate_endpoints{side=\"server\",state=\"SYN_RCVD\"} 1\n") ==
+	      ep + strlen("# TYPE tcpstate_endpoints "));
+	/* One HELP and one TYPE per family: six families. */
+	CHECK_EQ(count_of(out, "# HELP "), 6);
+	CHECK_EQ(count_of(out, "# TYPE "), 6);
+	CHECK(!strcmp(prometheus(names, values, 0), ""));
+}
+
 int main(int argc, char **argv)
 {
 	return unit_main(argc, argv);
