@@ -74,9 +74,12 @@ def ns_inode(ns):
 
 
 def out_segs(ns):
+    """TCP segments the namespace sent: OutSegs leaves out retransmissions
+    (RFC 1213's tcpOutSegs), which the wire, and tcpstate, see too."""
     rows = [l.split() for l in run("cat", "/proc/net/snmp", ns=ns).splitlines()
             if l.startswith("Tcp:")]
-    return dict(zip(rows[0][1:], map(int, rows[1][1:])))["OutSegs"]
+    mib = dict(zip(rows[0][1:], map(int, rows[1][1:])))
+    return mib["OutSegs"] + mib["RetransSegs"]
 
 
 class Flow:
