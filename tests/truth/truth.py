@@ -85,6 +85,15 @@ K10 States a socket never had, and the model's choice.  tcpstate reports
     CLOSED) caused by flags exactly "R" with seq A, stands for the
     kernel's single (S, CLOSED), S being SYN_SENT or SYN_RCVD; only that
     pair, only with that RST (an end with a socket resets with R.).
+K11 A FIN and the peer's RST crossing.  close() moves a socket to
+    FIN_WAIT_1 (or CLOSE_WAIT -> LAST_ACK) before its FIN leaves; if the
+    peer's RST is hooked on another CPU in between, the wire shows the
+    RST first, and the socket, which takes the RST from its backlog after
+    close() returns, goes on to CLOSE.  tcpstate's single step (X,
+    CLOSED), caused by a segment with R, stands for the kernel's (X, Y),
+    (Y, CLOSED) with (X, Y) = (ESTABLISHED, FIN_WAIT_1) or (CLOSE_WAIT,
+    LAST_ACK), and only for that.  An abort by the socket itself goes to
+    CLOSE without the FIN state, so it cannot match.
 Everything else must be identical.  A connection agrees when, for every
 observer namespace that sees it, both endpoints' sequences agree.
 """
@@ -365,6 +374,8 @@ _ONE_SEGMENT = {
 }
 _SIMCLOSE_T = [("ESTABLISHED", "CLOSE_WAIT"), ("CLOSE_WAIT", "CLOSING")]
 _SIMCLOSE_K = [("ESTABLISHED", "FIN_WAIT_1"), ("FIN_WAIT_1", "CLOSING")]
+# K11: the state close() moves to before its FIN leaves
+_CLOSE_STEP = {"ESTABLISHED": "FIN_WAIT_1", "CLOSE_WAIT": "LAST_ACK"}
 
 
 def _no_socket_pair(evs):
@@ -381,7 +392,7 @@ def _no_socket_pair(evs):
 
 def sequences_agree(kseq, tevents):
     """kseq: mapped kernel [(old, new)]; tevents: tcpstate's events of
-    that endpoint (dicts).  True if they agree under K8/K9."""
+    that endpoint (dicts).  True if they agree under K8-K11."""
     i = j = 0
     while i < len(kseq) or j < len(tevents):
         t = (tevents[j]["old"], tevents[j]["new"]) if j < len(tevents) \
@@ -396,6 +407,12 @@ def sequences_agree(kseq, tevents):
         tpair = [(e["old"], e["new"]) for e in tevents[j:j + 2]]
         if tpair == _SIMCLOSE_T and kseq[i:i + 2] == _SIMCLOSE_K:
             i, j = i + 2, j + 2
+            continue
+        if t and t[1] == "CLOSED" and t[0] in _CLOSE_STEP and \
+                "R" in tevents[j]["flags"] and kseq[i:i + 2] == [
+                    (t[0], _CLOSE_STEP[t[0]]),
+                    (_CLOSE_STEP[t[0]], "CLOSED")]:
+            i, j = i + 2, j + 1                         # K11
             continue
         if _no_socket_pair(tevents[j:j + 2]) and \
                 kseq[i:i + 1] == [(tpair[0][0], "CLOSED")]:
