@@ -905,6 +905,51 @@ const char *tcpstate_verdict_name(unsigned int verdict)
 	return verdict < TCPSTATE_V_NR ? verdict_names[verdict] : "?";
 }
 
+/* TCP option kinds and lengths (RFC 9293 section 3.2, RFC 7323). */
+#define OPT_EOL		0
+#define OPT_NOP		1
+#define OPT_WSCALE	3
+#define OPT_WSCALE_LEN	3
+#define OPT_TS		8
+#define OPT_TS_LEN	10
+
+static u32 get_be32(const u8 *p)
+{
+	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
+}
+
+bool tcpstate_synopts_parse(const u8 *opts, unsigned int len,
+			    struct tcpstate_seg *s)
+{
+	unsigned int i = 0;
+
+	/* Each pass moves i forward by at least one. */
+	while (i < len) {
+		u8 kind = opts[i], olen;
+
+		if (kind == OPT_EOL)
+			return true;
+		if (kind == OPT_NOP) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= len)
+			return false;
+		olen = opts[i + 1];
+		if (olen < 2 || olen > len - i)
+			return false;
+		if (kind == OPT_WSCALE && olen == OPT_WSCALE_LEN)
+			s->wscale = opts[i + 2] > TCPSTATE_WSCALE_MAX ?
+				    TCPSTATE_WSCALE_MAX : opts[i + 2];
+		if (kind == OPT_TS && olen == OPT_TS_LEN) {
+			s->tsval = get_be32(opts + i + 2);
+			s->tsecr = get_be32(opts + i + 6);
+		}
+		i += olen;
+	}
+	return true;
+}
+
 void tcpstate_tcpflags_format(u8 flags, char buf[TCPSTATE_TCPFLAGS_LEN])
 {
 	/* tcpdump's order: F S R P U E W, then "." for ACK */

@@ -53,6 +53,10 @@ enum tcpstate_side {
 
 /* No window scale option on this SYN (or not a SYN). */
 #define TCPSTATE_WSCALE_NONE	0xff
+/* RFC 7323: a shift count above 14 is taken as 14. */
+#define TCPSTATE_WSCALE_MAX	14
+/* The longest TCP options area (a 60-byte header). */
+#define TCPSTATE_OPTLEN_MAX	40
 
 /*
  * One segment, as the caller read it from the wire.  All numbers in host
@@ -199,6 +203,17 @@ int tcpstate_fsm_tick(struct tcpstate_fsm *f, u32 now_us, u32 time_wait_us,
 
 /* Both ends CLOSED: the connection is over. */
 bool tcpstate_fsm_finished(const struct tcpstate_fsm *f);
+
+/*
+ * A SYN's TCP options, the @len bytes after the fixed header, into @s:
+ * the window scale (capped at TCPSTATE_WSCALE_MAX) and the timestamps
+ * (RFC 7323).  @s must hold TCPSTATE_WSCALE_NONE and 0, 0 (absent)
+ * before.  Like the kernel's own parser it stops at an option that runs
+ * past the end or is shorter than two bytes, keeping what it read before
+ * it; then it returns false (the segment is still a segment).
+ */
+bool tcpstate_synopts_parse(const u8 *opts, unsigned int len,
+			    struct tcpstate_seg *s);
 
 /* The tuple end (0 or 1) that is the client. */
 static inline u8 tcpstate_fsm_client_end(const struct tcpstate_fsm *f)

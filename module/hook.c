@@ -70,11 +70,6 @@
 #include "netns.h"
 #include "tcpstate.h"
 
-/* Longest TCP options area. */
-#define TCPSTATE_OPTLEN_MAX	40
-/* RFC 7323: a shift count above 14 is taken as 14. */
-#define TCPSTATE_WSCALE_MAX	14
-
 static bool tcpstate_port_wanted(__be16 a, __be16 b)
 {
 	struct tcpstate_ports *p = rcu_dereference(tcpstate_ports);
@@ -82,51 +77,24 @@ static bool tcpstate_port_wanted(__be16 a, __be16 b)
 	return !p || test_bit(ntohs(a), p->map) || test_bit(ntohs(b), p->map);
 }
 
-static u32 tcpstate_be32(const u8 *p)
-{
-	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
-}
-
 /*
  * A SYN's window scale and timestamp options into @s (already set to
- * TCPSTATE_WSCALE_NONE and 0, 0: absent).
+ * TCPSTATE_WSCALE_NONE and 0, 0: absent); a malformed option list is
+ * counted, and the segment is still stepped, as the kernel takes it.
  */
 static void tcpstate_hook_synopts(const struct sk_buff *skb,
 				  unsigned int thoff, unsigned int doff,
 				  struct tcpstate_seg *s)
 {
 	u8 buf[TCPSTATE_OPTLEN_MAX];
-	unsigned int optlen = doff - sizeof(struct tcphdr), i = 0;
+	unsigned int optlen = doff - sizeof(struct tcphdr);
 	const u8 *op;
 
 	if (!optlen)
 		return;
 	op = skb_header_pointer(skb, thoff + sizeof(struct tcphdr), optlen, buf);
-	if (!op)
-		return;
-	/* Each pass moves i forward by at least one: at most 40 passes. */
-	while (i < optlen) {
-		u8 kind = op[i], len;
-
-		if (kind == TCPOPT_EOL)
-			break;
-		if (kind == TCPOPT_NOP) {
-			i++;
-			continue;
-		}
-		if (i + 1 >= optlen)
-			break;
-		len = op[i + 1];
-		if (len < 2 || len > optlen - i)
-			break;
-		if (kind == TCPOPT_WINDOW && len == TCPOLEN_WINDOW)
-			s->wscale = min_t(u8, op[i + 2], TCPSTATE_WSCALE_MAX);
-		if (kind == TCPOPT_TIMESTAMP && len == TCPOLEN_TIMESTAMP) {
-			s->tsval = tcpstate_be32(op + i + 2);
-			s->tsecr = tcpstate_be32(op + i + 6);
-		}
-		i += len;
-	}
+	if (op && !tcpstate_synopts_parse(op, optlen, s))
+		tcpstate_stat_inc(TCPSTATE_STAT_BAD_TCP_OPTIONS);
 }
 
 /* A segment's checksum, verified only when the flow table asks. */

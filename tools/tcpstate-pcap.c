@@ -35,7 +35,7 @@ enum skip_reason {
 	SKIP_FRAGMENT,		/* any fragment: nothing reassembles them */
 	SKIP_TRUNCATED,		/* headers cut short by the snap length */
 	SKIP_BAD_IP,		/* bad IP version, header or total length */
-	SKIP_BAD_TCP,		/* TCP data offset or options malformed */
+	SKIP_BAD_TCP,		/* TCP data offset malformed */
 	SKIP_CHECKSUM,		/* --verify-checksum and it is wrong */
 	SKIP_NO_FLOW,		/* unknown flow, and the segment cannot open one */
 	SKIP_NOMEM,		/* the flow table could not grow */
@@ -116,6 +116,7 @@ static struct {
 	u64 generations;
 	u64 events;
 	u64 timer_events;
+	u64 bad_tcp_options;	/* a SYN's, stepped nonetheless */
 	u64 verdicts[TCPSTATE_V_NR];
 	u64 skipped[SKIP_NR];
 	u64 first_ns;
@@ -144,46 +145,6 @@ static u32 get32(const u8 *p)
 }
 
 /* ---- TCP ---- */
-
-/*
- * The window scale option of a SYN, or TCPSTATE_WSCALE_NONE; its
- * timestamp option into @s (left 0, 0 without one).
- */
-static u8 tcp_wscale(const u8 *opts, size_t len, bool *bad,
-		     struct tcpstate_seg *s)
-{
-	size_t i = 0;
-	u8 wscale = TCPSTATE_WSCALE_NONE;
-
-	while (i < len) {
-		u8 kind = opts[i];
-		u8 olen;
-
-		if (kind == 0)		/* end of option list */
-			break;
-		if (kind == 1) {	/* no-op */
-			i++;
-			continue;
-		}
-		if (i + 1 >= len) {
-			*bad = true;
-			break;
-		}
-		olen = opts[i + 1];
-		if (olen < 2 || i + olen > len) {
-			*bad = true;
-			break;
-		}
-		if (kind == 3 && olen == 3)
-			wscale = opts[i + 2];
-		if (kind == 8 && olen == 10) {
-			s->tsval = get32(opts + i + 2);
-			s->tsecr = get32(opts + i + 6);
-		}
-		i += olen;
-	}
-	return wscale;
-}
 
 /* Ones' complement sum, folded later. */
 static u32 csum_add(u32 sum, const u8 *p, size_t len)
@@ -221,7 +182,6 @@ static int parse_tcp(struct packet *pk, const u8 *p, size_t caplen,
 {
 	struct tcpstate_seg *s = &pk->seg;
 	size_t doff;
-	bool bad = false;
 
 	if (seglen < 20)
 		return SKIP_BAD_TCP;
@@ -246,10 +206,10 @@ static int parse_tcp(struct packet *pk, const u8 *p, size_t caplen,
 	s->wscale = TCPSTATE_WSCALE_NONE;
 	s->tsval = 0;
 	s->tsecr = 0;
-	if (s->flags & TCPSTATE_TCP_SYN)
-		s->wscale = tcp_wscale(p + 20, doff - 20, &bad, s);
-	if (bad)
-		return SKIP_BAD_TCP;
+	/* As the module: a malformed option list is counted, not skipped. */
+	if ((s->flags & TCPSTATE_TCP_SYN) &&
+	    !tcpstate_synopts_parse(p + 20, doff - 20, s))
+		stats.bad_tcp_options++;
 	return -1;
 }
 
@@ -810,6 +770,8 @@ static void print_stats(void)
 	fprintf(stderr, "generations %" PRIu64 "\n", stats.generations);
 	fprintf(stderr, "events %" PRIu64 "\n", stats.events);
 	fprintf(stderr, "timer_events %" PRIu64 "\n", stats.timer_events);
+	fprintf(stderr, "invalid_tcp_options %" PRIu64 "\n",
+		stats.bad_tcp_options);
 	for (i = 0; i < TCPSTATE_V_NR; i++)
 		fprintf(stderr, "verdict_%s %" PRIu64 "\n",
 			tcpstate_verdict_name(i), stats.verdicts[i]);

@@ -1073,6 +1073,53 @@ TEST(every_table_cell_through_the_api_keeps_invariants)
 	}
 }
 
+/* A SYN's options as the module and tcpstate-pcap read them (one parser). */
+static bool synopts(const u8 *o, unsigned int len, struct tcpstate_seg *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->wscale = TCPSTATE_WSCALE_NONE;
+	return tcpstate_synopts_parse(o, len, s);
+}
+
+TEST(syn_options)
+{
+	/* MSS, SACK-permitted, timestamps, NOP, window scale 7. */
+	static const u8 linux_syn[] = {
+		2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0x12, 0x34,
+		0, 0, 0, 0, 1, 3, 3, 7,
+	};
+	static const u8 big_shift[] = { 3, 3, 15 };
+	static const u8 eol_first[] = { 0, 3, 3, 5 };
+	static const u8 short_len[] = { 3, 3, 4, 8, 1 };
+	static const u8 overrun[] = { 3, 3, 6, 8, 10, 0, 0 };
+	static const u8 zero_len[] = { 1, 1, 254, 0 };
+	static const u8 odd_sizes[] = { 3, 4, 9, 9, 8, 9, 1, 1, 1, 1, 1, 1, 1 };
+	struct tcpstate_seg s;
+
+	CHECK(synopts(linux_syn, sizeof(linux_syn), &s));
+	CHECK_EQ(s.wscale, 7);
+	CHECK_EQ(s.tsval, 0x1234);
+	CHECK_EQ(s.tsecr, 0);
+	/* RFC 7323 2.3: a shift above 14 is used as 14. */
+	CHECK(synopts(big_shift, sizeof(big_shift), &s));
+	CHECK_EQ(s.wscale, TCPSTATE_WSCALE_MAX);
+	/* Nothing after the end of the list counts. */
+	CHECK(synopts(eol_first, sizeof(eol_first), &s));
+	CHECK_EQ(s.wscale, TCPSTATE_WSCALE_NONE);
+	/* Malformed: what came before stays, the rest is not read. */
+	CHECK(!synopts(short_len, sizeof(short_len), &s));
+	CHECK_EQ(s.wscale, 4);
+	CHECK(!synopts(overrun, sizeof(overrun), &s));
+	CHECK_EQ(s.wscale, 6);
+	CHECK_EQ(s.tsval, 0);
+	CHECK(!synopts(zero_len, sizeof(zero_len), &s));
+	/* Known kinds of the wrong size are skipped, not read. */
+	CHECK(synopts(odd_sizes, sizeof(odd_sizes), &s));
+	CHECK_EQ(s.wscale, TCPSTATE_WSCALE_NONE);
+	CHECK_EQ(s.tsval, 0);
+	CHECK(synopts(NULL, 0, &s));
+}
+
 int main(int argc, char **argv)
 {
 	return unit_main(argc, argv);

@@ -7,7 +7,9 @@
 # fragments, the first ones included, are ignored and counted (nothing
 # reassembles them before the hooks: no conntrack); a TCP header longer than its
 # datagram is counted as a bad length and changes nothing; a first segment
-# with SYN+FIN opens no flow.
+# with SYN+FIN opens no flow; a SYN whose option list runs past the
+# header is counted in invalid_tcp_options and still opens its flow (the
+# kernel, too, stops reading its options and takes the segment).
 import os
 import subprocess
 import sys
@@ -43,6 +45,11 @@ pkts.append(eth / bad)
 # 5. SYN+FIN: no flow.
 pkts.append(eth / IP(src="10.99.0.1", dst="10.99.0.2") /
             TCP(sport=9999, dport=1010, flags="SF", seq=1))
+# 6. A SYN whose 8 option bytes hold a window scale, then a timestamp
+# option claiming 10 bytes where 5 are left.
+pkts.append(eth / IP(src="10.99.0.1", dst="10.99.0.2") /
+            TCP(sport=1212, dport=1313, flags="S", seq=11000, dataofs=7) /
+            Raw(b"\x03\x03\x05\x08\x0a\x00\x00\x00"))
 sendp(pkts, iface="veth-pa", verbose=False)
 print(len(pkts))
 """
@@ -102,4 +109,16 @@ with NetnsPair("pa", "pb"), Module(), EventTail() as tail:
             fail("a flow was made for the segment from port %s" % port[1:])
     if st["segments_without_flow"] <= st0["segments_without_flow"]:
         fail("the SYN+FIN segment was not counted as without flow")
-    info("extension headers parsed; 6 fragments, 1 bad length counted")
+    # 6: counted, and the SYN still opened its flow.
+    st = wait_until(lambda: read_stats() if read_stats()["invalid_tcp_options"]
+                    > st0["invalid_tcp_options"] else None,
+                    what="the bad option list counted")
+    if st["invalid_tcp_options"] - st0["invalid_tcp_options"] != 1:
+        fail("invalid_tcp_options grew by %d, want 1"
+             % (st["invalid_tcp_options"] - st0["invalid_tcp_options"]))
+    syn = [e for e in tail.poll() if e["netns"] == pb and
+           e["client"] == "10.99.0.1:1212" and e["new"] == "SYN_SENT"]
+    if not syn:
+        fail("the SYN with a malformed option list opened no flow")
+    info("extension headers parsed; 6 fragments, 1 bad length, "
+         "1 bad option list counted")
