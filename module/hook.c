@@ -111,8 +111,7 @@ static bool tcpstate_hook_csum_ok(const struct tcpstate_csum *c)
 	const struct tcpstate_hook_csum *hc =
 		container_of(c, struct tcpstate_hook_csum, c);
 
-	if (skb_csum_unnecessary(hc->skb))
-		return true;
+	/* Only asked for when !skb_csum_unnecessary() (tcpstate_hook_tcp). */
 	return !nf_checksum(hc->skb, hc->hook, hc->thoff, IPPROTO_TCP, hc->pf);
 }
 

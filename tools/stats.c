@@ -90,14 +90,14 @@ static bool stat_is_gauge(const char *name)
 /* "client_ESTABLISHED" -> side "client", state ESTABLISHED; else -1. */
 static int stat_endpoint_state(const char *name, const char **side)
 {
-	static const char *const sides[] = { "client", "server" };
-	size_t i, len;
+	unsigned int i;
+	size_t len;
 
-	for (i = 0; i < ARRAY_SIZE(sides); i++) {
-		len = strlen(sides[i]);
-		if (strncmp(name, sides[i], len) || name[len] != '_')
+	for (i = TCPSTATE_CLIENT; i <= TCPSTATE_SERVER; i++) {
+		*side = tcpstate_side_name(i);
+		len = strlen(*side);
+		if (strncmp(name, *side, len) || name[len] != '_')
 			continue;
-		*side = sides[i];
 		return ts_state_from_name(name + len + 1,
 					  strlen(name + len + 1));
 	}
