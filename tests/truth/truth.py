@@ -225,6 +225,12 @@ class KernelTrace:
             os.rmdir(self.dir)
         os.mkdir(self.dir)
         self._w("buffer_size_kb", str(self.buffer_kb))
+        # The default clock, "local", is per CPU and not kept in step
+        # across CPUs: one socket's records made on two CPUs (close() on
+        # one, the peer's FIN in a softirq on another), or a timewait
+        # socket's hand-over and its kill, could come out of the merged
+        # trace in the wrong order.  "global" is one clock for all CPUs.
+        self._w("trace_clock", "global")
         ev = "events/sock/inet_sock_set_state/"
         self._w(ev + "filter", "protocol == 6")
         self._w(ev + "enable", "1")
@@ -426,6 +432,19 @@ def fmt_seq(seq):
     return " ".join("%s>%s" % (o, n) for o, n in seq) or "(none)"
 
 
+def fmt_events(evs):
+    """tcpstate's events of one endpoint, with what caused each (the
+    flags, seq and ack of a segment, or the reason), for a failure."""
+    out = []
+    for e in evs:
+        why = e.get("reason", "segment")
+        if why == "segment" and "flags" in e:
+            why = "%s seq=%s ack=%s" % (e["flags"], e.get("seq"),
+                                        e.get("ack"))
+        out.append("%s>%s(%s)" % (e["old"], e["new"], why))
+    return " ".join(out) or "(none)"
+
+
 def group_events(events, netns=None):
     """tcpstate events by (netns, client ep, server ep) -> list; timer
     events left out (K6).  Raises on a lost= line or an eviction."""
@@ -467,10 +486,12 @@ def compare(conns, records, events, tw):
             for side in ("client", "server"):
                 mine = [e for e in evs if e["side"] == side]
                 if not sequences_agree(mapped[side], mine):
+                    loc, rem = (c.client, c.server) if side == "client" \
+                        else (c.server, c.client)
                     problems.append(
-                        "netns %d %s: kernel %s | tcpstate %s" % (
-                            ns, side, fmt_seq(mapped[side]),
-                            fmt_seq((e["old"], e["new"]) for e in mine)))
+                        "netns %d %s: kernel %s (timewait %s) | tcpstate %s"
+                        % (ns, side, fmt_seq(mapped[side]),
+                           tw.get((loc, rem), "none"), fmt_events(mine)))
         c.detail = "; ".join(problems) or None
         agreed += c.detail is None
     return agreed, len(conns) - agreed
