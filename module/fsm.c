@@ -454,7 +454,11 @@ static bool in_window(u32 seq, const struct tcpstate_end *snd,
 /*
  * A RST counts when it answers the receiver's SYN (its ack is ISN + 1),
  * when it aborts the sender's own SYN, or when its seq falls in the
- * receiver's window around what the sender was to send next.
+ * receiver's window around what the sender was to send next.  An end in
+ * TIME_WAIT has had everything the sender sent, its FIN last, so there,
+ * as in Linux's timewait code, only the very next seq counts: an RST
+ * that answers an old segment of its own (seq = that segment's ack)
+ * leaves TIME_WAIT alone.
  */
 static bool rst_acceptable(const struct tcpstate_seg *s,
 			   const struct tcpstate_end *snd,
@@ -464,6 +468,8 @@ static bool rst_acceptable(const struct tcpstate_seg *s,
 		return (s->flags & TCPSTATE_TCP_ACK) && s->ack == rcv->isn + 1;
 	if (snd->state == TCPSTATE_SYN_SENT)
 		return seq_between(s->seq, snd->isn, snd->nxt);
+	if (rcv->state == TCPSTATE_TIME_WAIT)
+		return s->seq == snd->nxt;
 	return in_window(s->seq, snd, rcv);
 }
 

@@ -459,8 +459,20 @@ TEST(rst_from_either_side_in_every_synchronized_state)
 			CHECK_EQ(R.verdict, TCPSTATE_V_BAD_RST);
 			CHECK_EQ(R.nr, 0);
 			CHECK_EQ(cstate(), pairs[i].c);
-			/* in the window: the connection is gone */
-			seg(from, "R.", seq + 10, 0, 0);
+			/*
+			 * in the window: the connection is gone; an end in
+			 * TIME_WAIT takes only the very next seq
+			 */
+			if (from == 1 && pairs[i].c == TCPSTATE_TIME_WAIT) {
+				seg(from, "R.", seq + 10, 0, 0);
+				CHECK_EQ(R.verdict, TCPSTATE_V_BAD_RST);
+				CHECK_EQ(R.nr, 0);
+				seg(from, "R.", seq - 1001, 0, 0);
+				CHECK_EQ(R.verdict, TCPSTATE_V_BAD_RST);
+				seg(from, "R.", seq, 0, 0);
+			} else {
+				seg(from, "R.", seq + 10, 0, 0);
+			}
 			CHECK_EQ(R.verdict, TCPSTATE_V_OK);
 			CHECK_EQ(sstate(), TCPSTATE_CLOSED);
 			CHECK(R.notes & TCPSTATE_N_RESET);
@@ -470,6 +482,31 @@ TEST(rst_from_either_side_in_every_synchronized_state)
 				CHECK_EQ(cstate(), TCPSTATE_CLOSED);
 		}
 	}
+}
+
+/*
+ * Seen in the 4-vCPU differential: after a half-close the server sends
+ * data and its FIN; an old segment of the client's (ack = the data's
+ * seq) reaches a server that has no socket left, which answers with a
+ * bare RST of that seq.  Linux's TIME_WAIT ignores it (seq is not the
+ * next one), so must tcpstate.
+ */
+TEST(time_wait_ignores_a_rst_answering_an_old_ack)
+{
+	established_with_data();
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
+	CHECK_STR(seg(1, "P.", S_FIN_SEQ, C_FIN_SEQ + 1, 1000),
+		  "client FIN_WAIT_1>FIN_WAIT_2");
+	CHECK_STR(seg(1, "F.", S_FIN_SEQ + 1000, C_FIN_SEQ + 1, 0),
+		  "server CLOSE_WAIT>LAST_ACK, client FIN_WAIT_2>TIME_WAIT");
+	CHECK_STR(seg(0, ".", C_FIN_SEQ + 1, S_FIN_SEQ + 1001, 0),
+		  "server LAST_ACK>CLOSED");
+	CHECK_STR(seg(1, "R", S_FIN_SEQ, 0, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_RST);
+	CHECK_EQ(cstate(), TCPSTATE_TIME_WAIT);
+	/* the next seq, as from a peer that lost its connection, counts */
+	CHECK_STR(seg(1, "R", S_FIN_SEQ + 1001, 0, 0),
+		  "client TIME_WAIT>CLOSED");
 }
 
 TEST(rst_in_syn_rcvd_closing_and_last_ack)
