@@ -494,6 +494,21 @@ static bool acks_receiver(const struct tcpstate_seg *s,
 }
 
 /*
+ * The segment acks what the receiver has not sent: RFC 793 (and Linux's
+ * tcp_ack()) drop it whole, FIN and data with it.  Judged only where the
+ * observer saw every segment of the receiver since its SYN; a picked-up
+ * flow may have missed some.
+ */
+static bool acks_unsent(const struct tcpstate_fsm *f,
+			const struct tcpstate_seg *s,
+			const struct tcpstate_end *rcv)
+{
+	return !(f->flags & TCPSTATE_F_PICKUP) &&
+	       (s->flags & TCPSTATE_TCP_ACK) && synchronized(rcv->state) &&
+	       seq_before(rcv->nxt, s->ack);
+}
+
+/*
  * The checks the textbooks teach.  Returns a verdict other than OK when
  * the segment must change nothing.
  */
@@ -538,6 +553,8 @@ static u8 fsm_check(const struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		if (rcv->state == TCPSTATE_SYN_RCVD &&
 		    !in_window(s->seq, snd, rcv))
 			return TCPSTATE_V_BAD_SEQ;
+		if (acks_unsent(f, s, rcv))
+			return TCPSTATE_V_BAD_ACK;
 		break;
 	case C_RST:
 		if (!rst_acceptable(s, snd, rcv))
@@ -823,9 +840,10 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 
 /*
  * Most segments are data or ACKs between two ESTABLISHED ends.  There the
- * table says "no change" for both and no check can fail, so only what the
- * sender has sent and the history are brought up to date; everything else
- * takes the full path.
+ * table says "no change" for both and only one check can fail (an ack of
+ * what was never sent, left to the full path), so only what the sender
+ * has sent and the history are brought up to date; everything else takes
+ * the full path.
  */
 void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		       u32 now_us, struct tcpstate_result *r)
@@ -835,7 +853,8 @@ void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 	r->notes = 0;
 	if (seg_class_of[s->flags & 0x3f] == C_ACK &&
 	    f->end[0].state == TCPSTATE_ESTABLISHED &&
-	    f->end[1].state == TCPSTATE_ESTABLISHED) {
+	    f->end[1].state == TCPSTATE_ESTABLISHED &&
+	    !acks_unsent(f, s, &f->end[!side_of_end(f, s->end)])) {
 		u8 side = side_of_end(f, s->end);
 		struct tcpstate_end *e = &f->end[side];
 		u32 end = s->seq + s->len;

@@ -782,6 +782,31 @@ TEST(ack_beyond_what_was_seen_on_a_pickup_is_taken)
 		  "client ESTABLISHED>FIN_WAIT_1, server ESTABLISHED>CLOSE_WAIT");
 }
 
+/* Issue 15, case 1: a FIN acking data never sent changes nothing. */
+TEST(fin_acking_data_never_sent_is_dropped)
+{
+	established_with_data();
+	/* the server sent 100 bytes; this FIN acks 9999 */
+	CHECK_STR(seg(0, "F.", C_FIN_SEQ, S_ISN + 1 + 9999, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	CHECK_EQ(cstate(), TCPSTATE_ESTABLISHED);
+	CHECK_EQ(sstate(), TCPSTATE_ESTABLISHED);
+	/* data or an ACK beyond what was sent: the same, fast path or not */
+	CHECK_STR(seg(0, ".", C_FIN_SEQ, S_ISN + 1 + 101, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	CHECK_STR(seg(1, "P.", S_FIN_SEQ, C_FIN_SEQ + 1, 10), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	/* acking exactly what was sent is fine, and the FIN then counts */
+	CHECK_STR(seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0),
+		  "client ESTABLISHED>FIN_WAIT_1, server ESTABLISHED>CLOSE_WAIT");
+	CHECK_EQ(R.verdict, TCPSTATE_V_OK);
+	/* in CLOSE_WAIT too: its FIN acking past the client's FIN */
+	CHECK_STR(seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 2, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	CHECK_STR(seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0),
+		  "server CLOSE_WAIT>LAST_ACK, client FIN_WAIT_1>TIME_WAIT");
+}
+
 /* Issue 15, case 2: Fast Open data on the SYN is not forgotten. */
 TEST(fast_open_simultaneous_open_keeps_the_syn_data)
 {

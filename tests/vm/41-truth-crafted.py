@@ -466,8 +466,38 @@ def edges(ck, w, trace, inode):
     peer, me = "10.99.0.1", "10.99.0.2"
     ES, CL = "ESTABLISHED", "CLOSED"
 
-    # 1. A FIN that acks data never sent (RFC 793 and Linux drop it) is
-    # not checked yet: see README, "Decisions at the edges".
+    # 1. A FIN that acks data never sent: RFC 793 and Linux drop it and
+    # the socket stays ESTABLISHED; the valid FIN that follows counts
+    trace.take()
+    ck.start()
+    s = bound_client(me, 7200)
+    f = Flow(w, 7200, 7201, me, peer)
+    connect_nb(s, (peer, 7201))
+    x = w.expect_reply(7200, 7201).seq
+    f.s("SA", Y, x + 1)
+    w.expect_reply(7200, 7201)                  # the third ACK
+    f.s("FA", Y + 1, x + 1 + 9999)
+    time.sleep(0.3)
+    if not run("ss", "-Htn", "state", "established", "sport", "= :7200",
+               ns=B).strip():
+        fail("the kernel took the FIN acking data never sent")
+    f.s("FA", Y + 1, x + 1)
+    time.sleep(0.3)                             # the kernel acks it
+    abort(s)
+    ck.finish("FIN acking data never sent, then a valid one", f, [
+        ("client", CL, "SYN_SENT", "S", x, 0),
+        ("server", "LISTEN", "SYN_RCVD", "S.", Y, x + 1),
+        ("client", "SYN_SENT", ES, "S.", Y, x + 1),
+        ("server", "SYN_RCVD", ES, ".", x + 1, Y + 1),
+        ("server", ES, "FIN_WAIT_1", "F.", Y + 1, x + 1),
+        ("client", ES, "CLOSE_WAIT", "F.", Y + 1, x + 1),
+        ("server", "FIN_WAIT_1", "FIN_WAIT_2", ".", x + 1, Y + 2),
+        ("client", "CLOSE_WAIT", CL, "R.", x + 1, Y + 2),
+        ("server", "FIN_WAIT_2", CL, "R.", x + 1, Y + 2)],
+        {"invalid_ack": 1, "resets": 1}, extra_segments=4)
+    kernel_view(ck, "FIN acking data never sent: kernel view", trace, f,
+                "client", [(CL, "SYN_SENT"), ("SYN_SENT", ES),
+                           (ES, "CLOSE_WAIT"), ("CLOSE_WAIT", CL)])
 
     # 2a. Simultaneous open of a Fast Open client: the SYN/ACK of the
     # crossing SYN acks the data of the kernel's SYN
