@@ -25,6 +25,14 @@ WARN	+= -Werror
 endif
 TOOL_CFLAGS := -std=gnu11 $(WARN) -Imodule $(CFLAGS)
 
+# The version (scripts/version), kept in a file rewritten only when it
+# changes, so that what embeds it is rebuilt then and only then.
+VERSION_FILE := build/version
+$(shell mkdir -p build; v=$$(scripts/version) && \
+	{ [ "$$(cat $(VERSION_FILE) 2>/dev/null)" = "$$v" ] || \
+	  echo "$$v" >$(VERSION_FILE); })
+TCPSTATE_VERSION := $(shell cat $(VERSION_FILE))
+
 TOOLS	:= tools/tcpstate tools/tcpstate-pcap
 UNIT	:= tests/unit/test_fsm tests/unit/test_reader
 
@@ -42,7 +50,8 @@ module:
 		     "install linux-headers-$(KVER), or pass KDIR=" >&2; \
 		exit 1; \
 	fi
-	$(MAKE) -C $(KDIR) M=$(CURDIR) WERROR=$(WERROR) modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) WERROR=$(WERROR) \
+		TCPSTATE_VERSION=$(TCPSTATE_VERSION) modules
 
 tools: $(TOOLS)
 
@@ -52,11 +61,13 @@ READER_SRCS := tools/tcpstate.c tools/watch.c tools/ladder.c tools/list.c \
 	       tools/stats.c tools/event_parse.c module/fsm.c
 READER_DEPS := $(READER_SRCS) tools/reader.h tools/event_parse.h module/fsm.h
 
-tools/tcpstate: tools/main.c $(READER_DEPS)
-	$(CC) $(TOOL_CFLAGS) -Itools -o $@ tools/main.c $(READER_SRCS)
+VERSION_DEF := -DTCPSTATE_VERSION='"$(TCPSTATE_VERSION)"'
 
-tools/tcpstate-pcap: tools/tcpstate-pcap.c module/fsm.c module/fsm.h module/fsm_types.h
-	$(CC) $(TOOL_CFLAGS) -o $@ tools/tcpstate-pcap.c module/fsm.c -lpcap
+tools/tcpstate: tools/main.c $(READER_DEPS) $(VERSION_FILE)
+	$(CC) $(TOOL_CFLAGS) $(VERSION_DEF) -Itools -o $@ tools/main.c $(READER_SRCS)
+
+tools/tcpstate-pcap: tools/tcpstate-pcap.c module/fsm.c module/fsm.h module/fsm_types.h $(VERSION_FILE)
+	$(CC) $(TOOL_CFLAGS) $(VERSION_DEF) -o $@ tools/tcpstate-pcap.c module/fsm.c -lpcap
 
 tests/unit/test_fsm: tests/unit/test_fsm.c tests/unit/unit.h module/fsm.c module/fsm.h
 	$(CC) $(TOOL_CFLAGS) -Itests/unit -fsanitize=address,undefined \

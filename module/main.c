@@ -254,9 +254,9 @@ static int __init tcpstate_init(void)
 	err = tcpstate_hook_init();
 	if (err)
 		goto err_hook;
-	pr_info("loaded: max_flows=%u buckets=%u time_wait_ms=%u\n",
-		tcpstate_param(&tcpstate_max_flows), tcpstate_table.size,
-		tcpstate_param(&tcpstate_time_wait_ms));
+	pr_info("loaded: version %s, max_flows=%u buckets=%u time_wait_ms=%u\n",
+		TCPSTATE_VERSION, tcpstate_param(&tcpstate_max_flows),
+		tcpstate_table.size, tcpstate_param(&tcpstate_time_wait_ms));
 	return 0;
 
 err_hook:
@@ -293,4 +293,5 @@ module_init(tcpstate_init);
 module_exit(tcpstate_exit);
 
 MODULE_LICENSE("GPL");
+MODULE_VERSION(TCPSTATE_VERSION);
 MODULE_DESCRIPTION("Both endpoints' RFC 793 TCP states, from the segments seen");

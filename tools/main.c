@@ -26,7 +26,7 @@ int main(int argc, char **argv)
 		out_check();
 		return 0;
 	case PARSE_VERSION:
-		printf(PROGRAM " " VERSION "\n");
+		printf(PROGRAM " " TCPSTATE_VERSION "\n");
 		return 0;
 	default:
 		fprintf(stderr, PROGRAM ": %s\nTry '" PROGRAM " --help'.\n",

@@ -14,7 +14,6 @@
 #include "event_parse.h"
 
 #define PROGRAM		"tcpstate"
-#define VERSION		"0.1"
 
 /* Exit statuses. */
 #define EXIT_USAGE	1

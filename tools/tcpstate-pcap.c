@@ -885,6 +885,7 @@ static void usage(FILE *out)
 "    -f, --flush          at the end, fire the pending TIME_WAIT timers\n"
 "    -c, --verify-checksum  skip segments whose TCP checksum is wrong\n"
 "                         (as a receiving host would drop them)\n"
+"    -V, --version        the version\n"
 "    -h, --help           this text\n"
 "\n"
 "EXIT STATUS\n"
@@ -901,6 +902,7 @@ static int parse_args(int argc, char **argv)
 		{ "time-wait-ms",    required_argument, NULL, 'w' },
 		{ "flush",           no_argument,       NULL, 'f' },
 		{ "verify-checksum", no_argument,       NULL, 'c' },
+		{ "version",         no_argument,       NULL, 'V' },
 		{ "help",            no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -908,7 +910,7 @@ static int parse_args(int argc, char **argv)
 	char *endp;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "r:etsw:fch", longopts,
+	while ((c = getopt_long(argc, argv, "r:etsw:fcVh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -940,6 +942,9 @@ static int parse_args(int argc, char **argv)
 		case 'c':
 			opt.verify_checksum = true;
 			break;
+		case 'V':
+			printf("tcpstate-pcap " TCPSTATE_VERSION "\n");
+			exit(0);
 		case 'h':
 			usage(stdout);
 			exit(0);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The module loads and unloads; its /proc files have mode 0444, refuse
+# The module loads and unloads and says its version, the tools' own; its
+# /proc files have mode 0444, refuse
 # writes even from root, print the documented header and every counter;
 # the flow entries fit the budget (96 bytes IPv4, 128 IPv6) as the slab
 # allocator really sizes them.
@@ -9,6 +10,18 @@
 
 load_tcpstate
 at_exit rmmod tcpstate
+
+# One version everywhere (scripts/version): the module's, as modinfo and
+# /sys/module give it and as its load message says, and the tools'.
+want=$TCPSTATE_VERSION
+[ -n "$want" ] || fail "no TCPSTATE_VERSION (tests/run or make give it)"
+assert_eq "$(modinfo -F version "$TCPSTATE_KO")" "$want" "modinfo version"
+assert_eq "$(cat /sys/module/tcpstate/version)" "$want" "/sys/module/tcpstate/version"
+dmesg | grep -q "tcpstate: loaded: version $want, " ||
+	fail "the load message does not give version $want"
+assert_eq "$("$TCPSTATE_ROOT/tools/tcpstate" --version)" "tcpstate $want" "tcpstate --version"
+assert_eq "$("$TCPSTATE_ROOT/tools/tcpstate-pcap" --version)" "tcpstate-pcap $want" \
+	"tcpstate-pcap --version"
 
 for f in /proc/tcpstate /proc/tcpstate_stats /proc/tcpstate_events; do
 	[ -e "$f" ] || fail "$f missing"

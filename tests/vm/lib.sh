@@ -20,6 +20,10 @@ TCPSTATE_ROOT=${TCPSTATE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pw
 TCPSTATE_KVER=${TCPSTATE_KVER:-$(uname -r)}
 TCPSTATE_KO=${TCPSTATE_KO:-$TCPSTATE_ROOT/build/$TCPSTATE_KVER/module/tcpstate.ko}
 TCPSTATE_KO_FAULT=${TCPSTATE_KO_FAULT:-$TCPSTATE_ROOT/build/$TCPSTATE_KVER-fault/module/tcpstate.ko}
+# The tree's version (scripts/version), worked out on the host by tests/run
+# (git may refuse a checkout another user owns, as the guest sees it) or
+# by make (build/version).
+TCPSTATE_VERSION=${TCPSTATE_VERSION:-$(cat "$TCPSTATE_ROOT/build/version" 2>/dev/null || true)}
 PY=/usr/bin/python3
 TRACEFS=/sys/kernel/tracing
 # A scratch directory that goes away with the test.
