@@ -35,7 +35,7 @@ for i in 1 2 3 4 5; do
 	load_tcpstate time_wait_ms=2000 linger_ms=1000
 	# The running streams are picked up mid-flight; a new connection
 	# opens each cycle as well.
-	wait_until 20 flows_active 3
+	wait_until 60 flows_active 3
 	"$PY" -c '
 import socket
 c = socket.create_connection(("127.0.0.1", 5202)); c.close()' || true
@@ -44,14 +44,14 @@ c = socket.create_connection(("127.0.0.1", 5202)); c.close()' || true
 	reader=$!
 	(while cat /proc/tcpstate /proc/tcpstate_stats >/dev/null 2>&1; do :; done) &
 	looper=$!
-	wait_until 20 test -s "$T/ev.$i"
+	wait_until 60 test -s "$T/ev.$i"
 	sleep 0.5
 
 	unload_tcpstate
 	# The blocked reader drains and sees end of file: cat exits 0.
-	wait_until 20 sh -c "! kill -0 $reader 2>/dev/null"
+	wait_until 60 sh -c "! kill -0 $reader 2>/dev/null"
 	wait "$reader" || fail "cycle $i: the events reader exited $? (want 0 at EOF)"
-	wait_until 20 sh -c "! kill -0 $looper 2>/dev/null"
+	wait_until 60 sh -c "! kill -0 $looper 2>/dev/null"
 	wait "$looper" || true
 
 	assert_grep 'reason=unload' "$T/ev.$i" "cycle $i events"
