@@ -1019,7 +1019,24 @@ void tcpstate_fsm_history_format(const struct tcpstate_fsm *f,
 	buf[n] = '\0';
 }
 
-void tcpstate_fsm_flags_format(u8 flags, char buf[TCPSTATE_FLOWFLAGS_LEN])
+/*
+ * Refused: ended by a RST from a server that sent nothing but RSTs, to a
+ * client whose SYN it saw.  Told from the history letters each end has
+ * sent, so it needs no bit of its own.
+ */
+static bool fsm_refused(const struct tcpstate_fsm *f)
+{
+	u16 mask = (1u << NR_LETTERS) - 1;
+	u16 client = (f->seen >> (TCPSTATE_CLIENT * NR_LETTERS)) & mask;
+	u16 server = (f->seen >> (TCPSTATE_SERVER * NR_LETTERS)) & mask;
+
+	return (f->flags & TCPSTATE_F_RESET) &&
+	       !(f->flags & TCPSTATE_F_PICKUP) &&
+	       (client & (1u << H_SYN)) && server == 1u << H_RST;
+}
+
+void tcpstate_fsm_flags_format(const struct tcpstate_fsm *f,
+			       char buf[TCPSTATE_FLOWFLAGS_LEN])
 {
 	static const struct { u8 bit; const char *word; } words[] = {
 		{ TCPSTATE_F_PICKUP, "pickup" },
@@ -1033,11 +1050,14 @@ void tcpstate_fsm_flags_format(u8 flags, char buf[TCPSTATE_FLOWFLAGS_LEN])
 	const char *w;
 
 	for (i = 0; i < ARRAY_SIZE(words); i++) {
-		if (!(flags & words[i].bit))
+		if (!(f->flags & words[i].bit))
 			continue;
 		if (n)
 			buf[n++] = ',';
-		for (w = words[i].word; *w; w++)
+		w = words[i].word;
+		if (words[i].bit == TCPSTATE_F_RESET && fsm_refused(f))
+			w = "refused";
+		for (; *w; w++)
 			buf[n++] = *w;
 	}
 	if (!n)

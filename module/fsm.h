@@ -230,7 +230,12 @@ void tcpstate_tcpflags_format(u8 flags, char buf[TCPSTATE_TCPFLAGS_LEN]);
 /* "ShADadFf" */
 void tcpstate_fsm_history_format(const struct tcpstate_fsm *f,
 				 char buf[TCPSTATE_HISTORY_LEN]);
-/* "-" or comma-separated words: "pickup,guessed" */
-void tcpstate_fsm_flags_format(u8 flags, char buf[TCPSTATE_FLOWFLAGS_LEN]);
+/*
+ * "-" or comma-separated words: "pickup,guessed".  A reset that refused
+ * the connection (the server answered the SYN with a RST and sent nothing
+ * else) says "refused" instead of "reset".
+ */
+void tcpstate_fsm_flags_format(const struct tcpstate_fsm *f,
+			       char buf[TCPSTATE_FLOWFLAGS_LEN]);
 
 #endif /* TCPSTATE_FSM_H */

@@ -161,7 +161,7 @@ static int tcpstate_proc_show(struct seq_file *m, void *v)
 	tcpstate_fsm_history_format(&fv.fsm, history);
 	if (!history[0])
 		strscpy(history, "-", sizeof(history));
-	tcpstate_fsm_flags_format(fv.fsm.flags, flags);
+	tcpstate_fsm_flags_format(&fv.fsm, flags);
 
 	seq_printf(m, TCPSTATE_PROC_ROW, tcpstate_netns_inum(fv.key.netns),
 		   fv.key.fam == TCPSTATE_FAM_IPV4 ? "ipv4" : "ipv6",

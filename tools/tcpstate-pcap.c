@@ -743,7 +743,7 @@ static void print_table(void)
 
 		flow_names(f, client, server);
 		tcpstate_fsm_history_format(m, hist);
-		tcpstate_fsm_flags_format(m->flags, fl);
+		tcpstate_fsm_flags_format(m, fl);
 		snprintf(fam, sizeof(fam), "ipv%u", f->key.family);
 		snprintf(age, sizeof(age), "%" PRIu64,
 			 (stats.last_ns - f->first_ns) / NSEC_PER_MSEC);

@@ -100,7 +100,7 @@ static const char *flowflags(void)
 {
 	static char b[TCPSTATE_FLOWFLAGS_LEN];
 
-	tcpstate_fsm_flags_format(F.flags, b);
+	tcpstate_fsm_flags_format(&F, b);
 	return b;
 }
 
@@ -416,6 +416,8 @@ TEST(refused_by_rst_ack)
 	CHECK(tcpstate_fsm_finished(&F));
 	CHECK(R.notes & TCPSTATE_N_FINISHED);
 	CHECK_STR(history(), "Sr");
+	/* the table says refused, not reset (issue 13, item 5) */
+	CHECK_STR(flowflags(), "refused");
 }
 
 /* Drive a fresh flow into @want for one side, by the seed's numbers. */
@@ -771,6 +773,12 @@ TEST(client_abort_in_syn_sent)
 	CHECK_STR(seg(0, "R", C_ISN + 1, 0, 0), "client SYN_SENT>CLOSED");
 	CHECK(tcpstate_fsm_finished(&F));
 	CHECK_EQ(sstate(), TCPSTATE_LISTEN);
+	/* an abort, not a refusal: the server sent nothing */
+	CHECK_STR(flowflags(), "reset");
+	/* nor is a reset after the handshake one */
+	established_with_data();
+	seg(1, "R.", S_FIN_SEQ, C_FIN_SEQ, 0);
+	CHECK_STR(flowflags(), "reset");
 }
 
 TEST(ack_beyond_what_was_seen_on_a_pickup_is_taken)
@@ -1001,7 +1009,8 @@ TEST(history_and_flags_formats_fill_their_buffers)
 	f.history = 0x1111111111111111ull;
 	tcpstate_fsm_history_format(&f, h);
 	CHECK_STR(h, "SSSSSSSSSSSSSSSS");
-	tcpstate_fsm_flags_format(0xff, b);
+	f.flags = 0xff;
+	tcpstate_fsm_flags_format(&f, b);
 	CHECK_STR(b, "pickup,guessed,reused,simopen,simclose,reset");
 }
 

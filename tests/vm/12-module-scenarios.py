@@ -412,6 +412,13 @@ def main():
                         if got[:2] != (cs, ss):
                             fail("%s %s in %s: table says %s/%s, want %s/%s"
                                  % (tr.name, name, ns, got[0], got[1], cs, ss))
+                        # A refusal is not an abort (issue 13, item 5).
+                        want_flags = {"refused": "refused",
+                                      "reset": "reset"}.get(name)
+                        if want_flags and got[2]["flags"] != want_flags:
+                            fail("%s %s in %s: table flags %s, want %s"
+                                 % (tr.name, name, ns, got[2]["flags"],
+                                    want_flags))
                     flows.append(f)
                     info("%s %s: %d transitions per observer, as expected"
                          % (tr.name, name, len(f.events(tail, ns_inode(tr.observers[0])))))
