@@ -58,7 +58,7 @@ done
 "$TOOL" --help >"$T/help"
 for o in all count ipv4 ipv6 port sport dport host state side netns json \
 	ladder ts watch no-color proc help version; do
-	assert_eq "$(grep -c -E -- "^  (-., )?--$o[ =]|^  (-., )?--$o\$|^      --$o[ =]|^      --$o\$" "$T/help")" 1 \
+	assert_eq "$(grep -c -E -- "^  (-., )?--${o}[ =]|^  (-., )?--$o\$|^      --${o}[ =]|^      --$o\$" "$T/help")" 1 \
 		"--$o lines in --help"
 done
 assert_grep "client \(the end that sent the first" "$T/help"

@@ -24,6 +24,7 @@ TCPSTATE_KO_FAULT=${TCPSTATE_KO_FAULT:-$TCPSTATE_ROOT/build/$TCPSTATE_KVER-fault
 # (git may refuse a checkout another user owns, as the guest sees it) or
 # by make (build/version).
 TCPSTATE_VERSION=${TCPSTATE_VERSION:-$(cat "$TCPSTATE_ROOT/build/version" 2>/dev/null || true)}
+# shellcheck disable=SC2034 # used by the scenarios that source this
 PY=/usr/bin/python3
 TRACEFS=/sys/kernel/tracing
 # A scratch directory that goes away with the test.
