@@ -107,12 +107,13 @@ def handshake(f):
     f.c("A", X + 1, Y + 1)
 
 
-def handshake_events(y):
-    """The handshake's events, the server's ISN Y."""
-    return [("client", "CLOSED", "SYN_SENT", "S", X, 0),
-            ("server", "LISTEN", "SYN_RCVD", "S.", y, X + 1),
-            ("client", "SYN_SENT", "ESTABLISHED", "S.", y, X + 1),
-            ("server", "SYN_RCVD", "ESTABLISHED", ".", X + 1, y + 1)]
+def handshake_events(y, x=X, synack="S."):
+    """The handshake's events: the client's ISN X, the server's Y, the
+    SYN/ACK's flags SYNACK."""
+    return [("client", "CLOSED", "SYN_SENT", "S", x, 0),
+            ("server", "LISTEN", "SYN_RCVD", synack, y, x + 1),
+            ("client", "SYN_SENT", "ESTABLISHED", synack, y, x + 1),
+            ("server", "SYN_RCVD", "ESTABLISHED", ".", x + 1, y + 1)]
 
 
 def simopen_events(x, y):
@@ -484,11 +485,8 @@ def edges(ck, w, trace, inode):
     f.s("FA", Y + 1, x + 1)
     time.sleep(0.3)                             # the kernel acks it
     abort(s)
-    ck.finish("FIN acking data never sent, then a valid one", f, [
-        ("client", CL, "SYN_SENT", "S", x, 0),
-        ("server", "LISTEN", "SYN_RCVD", "S.", Y, x + 1),
-        ("client", "SYN_SENT", ES, "S.", Y, x + 1),
-        ("server", "SYN_RCVD", ES, ".", x + 1, Y + 1),
+    ck.finish("FIN acking data never sent, then a valid one", f,
+              handshake_events(Y, x) + [
         ("server", ES, "FIN_WAIT_1", "F.", Y + 1, x + 1),
         ("client", ES, "CLOSE_WAIT", "F.", Y + 1, x + 1),
         ("server", "FIN_WAIT_1", "FIN_WAIT_2", ".", x + 1, Y + 2),
@@ -582,11 +580,8 @@ def edges(ck, w, trace, inode):
     s.close()
     w.expect_reply(7400, 7401)
     f.s("A", Y + 7, x + 2)
-    ck.finish("SYN/ACK with data and FIN", f, [
-        ("client", CL, "SYN_SENT", "S", x, 0),
-        ("server", "LISTEN", "SYN_RCVD", "FSP.", Y, x + 1),
-        ("client", "SYN_SENT", ES, "FSP.", Y, x + 1),
-        ("server", "SYN_RCVD", ES, ".", x + 1, Y + 1),
+    ck.finish("SYN/ACK with data and FIN", f,
+              handshake_events(Y, x, "FSP.") + [
         ("server", ES, "FIN_WAIT_1", "FP.", Y + 1, x + 1),
         ("client", ES, "CLOSE_WAIT", "FP.", Y + 1, x + 1),
         ("server", "FIN_WAIT_1", "FIN_WAIT_2", ".", x + 1, Y + 7),
@@ -618,11 +613,8 @@ def edges(ck, w, trace, inode):
     f.s("SA", Y, x + 1, opts=[("Timestamp", (1001, ts[0]))])
     w.expect_reply(7500, 7501)
     abort(s)
-    ck.finish("PAWS: SYN/ACK with a wrong echo, then a valid one", f, [
-        ("client", CL, "SYN_SENT", "S", x, 0),
-        ("server", "LISTEN", "SYN_RCVD", "S.", Y, x + 1),
-        ("client", "SYN_SENT", ES, "S.", Y, x + 1),
-        ("server", "SYN_RCVD", ES, ".", x + 1, Y + 1),
+    ck.finish("PAWS: SYN/ACK with a wrong echo, then a valid one", f,
+              handshake_events(Y, x) + [
         ("client", ES, CL, "R.", x + 1, Y + 1),
         ("server", ES, CL, "R.", x + 1, Y + 1)],
         {"invalid_ack": 1, "resets": 1}, extra_segments=4)
