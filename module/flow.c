@@ -449,13 +449,13 @@ static bool tcpstate_flow_reserve(struct tcpstate_bucket *home)
 }
 
 /*
- * Find or add the flow @k in @b.  On success the bucket's lock is held.
- * Caller holds RCU.
+ * A new entry for the flow @k of bucket @b, counted against max_flows but
+ * not yet in the table; NULL (counted) if there is no room or memory.
  */
-static struct tcpstate_flow *tcpstate_flow_create(struct tcpstate_bucket *b,
-						  const struct tcpstate_key *k)
+static struct tcpstate_flow *tcpstate_flow_alloc(struct tcpstate_bucket *b,
+						 const struct tcpstate_key *k)
 {
-	struct tcpstate_flow *f, *old;
+	struct tcpstate_flow *f;
 	void *obj;
 
 	if (!tcpstate_flow_reserve(b)) {
@@ -485,18 +485,30 @@ static struct tcpstate_flow *tcpstate_flow_create(struct tcpstate_bucket *b,
 	f->created = jiffies;
 	f->last = f->created;
 	tcpstate_fsm_init(&f->fsm);
+	return f;
+}
 
-	spin_lock_bh(&b->lock);
+/*
+ * Put @f, from tcpstate_flow_alloc(), into @b, unless another CPU added
+ * the flow first (that one is returned) or the table is going away
+ * (NULL); either way @f is freed, never having been visible.
+ */
+static struct tcpstate_flow *tcpstate_flow_insert(struct tcpstate_bucket *b,
+						  const struct tcpstate_key *k,
+						  struct tcpstate_flow *f)
+{
+	struct tcpstate_flow *old;
+
+	lockdep_assert_held(&b->lock);
 	old = tcpstate_flow_lookup(b, k);
 	if (old || READ_ONCE(tcpstate_flow_stopping)) {
-		/*
-		 * Another CPU added it first, or the table is going away;
-		 * ours was never visible.
-		 */
-		kmem_cache_free(tcpstate_cache[k->fam], obj);
+		if (k->fam == TCPSTATE_FAM_IPV4)
+			kmem_cache_free(tcpstate_cache[k->fam],
+					container_of(f, struct tcpstate_flow4, f));
+		else
+			kmem_cache_free(tcpstate_cache[k->fam],
+					container_of(f, struct tcpstate_flow6, f));
 		atomic_dec(&tcpstate_table.count);
-		if (!old)
-			spin_unlock_bh(&b->lock);
 		return old;
 	}
 	RCU_INIT_POINTER(f->next, rcu_dereference_protected(b->head[k->fam],
@@ -590,9 +602,15 @@ again:
 		if (!tcpstate_flow_csum_ok(csum))
 			goto out;
 		csum = NULL;
-		f = tcpstate_flow_create(b, k);
+		f = tcpstate_flow_alloc(b, k);
 		if (!f)
 			goto out;
+		spin_lock_bh(&b->lock);
+		f = tcpstate_flow_insert(b, k, f);
+		if (!f) {
+			spin_unlock_bh(&b->lock);
+			goto out;
+		}
 	}
 
 	/* The clocks under the lock: see "Time" above. */
