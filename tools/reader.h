@@ -30,6 +30,7 @@ enum {
 	OPT_NO_COLOR,
 	OPT_PROC,
 	OPT_PROMETHEUS,
+	OPT_TIME_WAIT,
 };
 
 enum ts_mode { TS_ABS, TS_REL, TS_NS };
@@ -53,6 +54,7 @@ struct reader_cfg {
 	bool ladder;
 	bool watch;
 	bool prometheus;
+	bool time_wait;
 	bool no_color;
 	bool color;		/* decided after parsing */
 	enum ts_mode ts_mode;
@@ -86,6 +88,27 @@ extern const struct command watch_command, list_command, stats_command;
  */
 void stats_prometheus(FILE *out, const char *const *names,
 		      const char *const *values, int n);
+
+/*
+ * stats --time-wait: count one TIME_WAIT endpoint of @row's flow (if it
+ * has one) under (namespace, its address, the peer's address and port)
+ * in @tw; the busiest first to @out.  Both pure, for the unit test.
+ */
+struct tw_count {
+	uint64_t netns;
+	char local[48];		/* address, without the port */
+	char remote[56];	/* address:port */
+	uint64_t n;
+};
+
+struct tw_table {
+	struct tw_count *c;
+	size_t nr, max;
+	uint64_t dropped;	/* endpoints past max distinct keys */
+};
+
+void stats_tw_add(struct tw_table *tw, const struct ts_row *row);
+void stats_tw_print(FILE *out, struct tw_table *tw, size_t top, bool json);
 
 /* The configuration the commands run with, set by main(). */
 extern struct reader_cfg cfg;

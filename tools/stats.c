@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,6 +148,135 @@ void stats_prometheus(FILE *out, const char *const *names,
 				side, strchr(names[i], '_') + 1, v);
 }
 
+/*
+ * TIME_WAIT pressure (issue 13): each TIME_WAIT end holds its local port
+ * for 2MSL, so what runs out is the ports between one local address and
+ * one remote address:port.  Counted per namespace, each its own port
+ * space.
+ */
+static void tw_key(const struct ts_endpoint *ep, bool port, char *out,
+		   size_t n)
+{
+	char *colon;
+
+	if (ts_endpoint_format(ep, out, n) < 0) {
+		snprintf(out, n, "?");
+		return;
+	}
+	colon = strrchr(out, ':');
+	if (!port && colon)
+		*colon = '\0';
+}
+
+void stats_tw_add(struct tw_table *tw, const struct ts_row *row)
+{
+	char local[sizeof(tw->c->local)], remote[sizeof(tw->c->remote)];
+	const struct ts_endpoint *me, *peer;
+	struct tw_count *c;
+	unsigned int side;
+	size_t i;
+
+	for (side = TCPSTATE_CLIENT; side <= TCPSTATE_SERVER; side++) {
+		if (row->state[side] != TCPSTATE_TIME_WAIT)
+			continue;
+		me = side == TCPSTATE_CLIENT ? &row->client : &row->server;
+		peer = side == TCPSTATE_CLIENT ? &row->server : &row->client;
+		tw_key(me, false, local, sizeof(local));
+		tw_key(peer, true, remote, sizeof(remote));
+		for (i = 0; i < tw->nr; i++) {
+			c = &tw->c[i];
+			if (c->netns == row->netns && !strcmp(c->local, local) &&
+			    !strcmp(c->remote, remote))
+				break;
+		}
+		if (i == tw->nr) {
+			if (tw->nr == tw->max) {
+				tw->dropped++;
+				continue;
+			}
+			c = &tw->c[tw->nr++];
+			c->netns = row->netns;
+			snprintf(c->local, sizeof(c->local), "%s", local);
+			snprintf(c->remote, sizeof(c->remote), "%s", remote);
+			c->n = 0;
+		}
+		tw->c[i].n++;
+	}
+}
+
+static int tw_cmp(const void *a, const void *b)
+{
+	const struct tw_count *x = a, *y = b;
+	int r;
+
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	r = strcmp(x->local, y->local);
+	return r ? r : strcmp(x->remote, y->remote);
+}
+
+void stats_tw_print(FILE *out, struct tw_table *tw, size_t top, bool json)
+{
+	size_t i, n;
+
+	qsort(tw->c, tw->nr, sizeof(*tw->c), tw_cmp);
+	n = tw->nr < top ? tw->nr : top;
+	if (json) {
+		fprintf(out, "{\"time_wait\":[");
+		for (i = 0; i < n; i++)
+			fprintf(out, "%s{\"netns\":%" PRIu64 ",\"local\":\"%s\","
+				"\"remote\":\"%s\",\"count\":%" PRIu64 "}",
+				i ? "," : "", tw->c[i].netns, tw->c[i].local,
+				tw->c[i].remote, tw->c[i].n);
+		fprintf(out, "],\"pairs\":%zu,\"uncounted\":%" PRIu64 "}\n",
+			tw->nr, tw->dropped);
+		return;
+	}
+	fprintf(out, "%-10s  %-12s  %-40s  %s\n", "time_wait", "netns",
+		"local", "remote");
+	for (i = 0; i < n; i++)
+		fprintf(out, "%10" PRIu64 "  %-12" PRIu64 "  %-40s  %s\n",
+			tw->c[i].n, tw->c[i].netns, tw->c[i].local,
+			tw->c[i].remote);
+	if (tw->nr > n)
+		fprintf(out, "(%zu more pairs)\n", tw->nr - n);
+	if (tw->dropped)
+		fprintf(out, "(%" PRIu64 " endpoints in more pairs than counted)\n",
+			tw->dropped);
+}
+
+#define TW_PAIRS_MAX	65536
+#define TW_TOP		20
+
+static int stats_time_wait(void)
+{
+	static struct tw_count pairs[TW_PAIRS_MAX];
+	struct tw_table tw = { .c = pairs, .max = TW_PAIRS_MAX };
+	char line[TS_LINE_MAX + 2];
+	static struct ts_row row;
+	FILE *fp;
+	int fd;
+
+	fd = open_proc("tcpstate");
+	fp = fdopen(fd, "r");
+	if (!fp)
+		read_error("tcpstate");
+	while (fgets(line, sizeof(line), fp)) {
+		size_t len = strlen(line);
+
+		if (ts_row_parse(line, len, &row) == TS_OK)
+			stats_tw_add(&tw, &row);
+	}
+	if (ferror(fp))
+		read_error("tcpstate");
+	fclose(fp);
+	stats_tw_print(stdout, &tw, TW_TOP, cfg.json);
+	out_check();
+	return 0;
+}
+
 static uint64_t now_ns(int clock)
 {
 	struct timespec t;
@@ -168,6 +298,8 @@ static int stats_main(void)
 	sigaddset(&block, SIGTERM);
 	sigprocmask(SIG_BLOCK, &block, &orig);
 
+	if (cfg.time_wait)
+		return stats_time_wait();
 	for (;;) {
 		char when[32];
 
@@ -272,6 +404,7 @@ static const struct option stats_longopts[] = {
 	{ "count", required_argument, NULL, 'n' },
 	{ "watch", no_argument, NULL, 'w' },
 	{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
+	{ "time-wait", no_argument, NULL, OPT_TIME_WAIT },
 	{ "json", no_argument, NULL, 'j' },
 	{ "no-color", no_argument, NULL, OPT_NO_COLOR },
 	{ "proc", required_argument, NULL, OPT_PROC },
@@ -301,6 +434,9 @@ static enum parse_result stats_parse(int argc, char **argv,
 		case OPT_PROMETHEUS:
 			c->prometheus = true;
 			break;
+		case OPT_TIME_WAIT:
+			c->time_wait = true;
+			break;
 		default:
 			r = parse_shared_option(c, ch, argv);
 			break;
@@ -308,6 +444,8 @@ static enum parse_result stats_parse(int argc, char **argv,
 	}
 	if (r == PARSE_OK && c->prometheus && (c->watch || c->json))
 		r = parse_error(c, "--prometheus goes without --watch and --json");
+	if (r == PARSE_OK && c->time_wait && (c->watch || c->prometheus))
+		r = parse_error(c, "--time-wait goes without --watch and --prometheus");
 	return r;
 }
 

@@ -308,6 +308,8 @@ void tcpstate_help(void)
 	       "                              [stats]\n"
 	       "      --prometheus            the counters in Prometheus' text format, for\n"
 	       "                              node_exporter's textfile collector [stats]\n"
+	       "      --time-wait             TIME_WAIT ends per namespace, local address and\n"
+	       "                              remote address:port, the 20 busiest [stats]\n"
 	       "      --no-color              no colour, even on a terminal (so does\n"
 	       "                              NO_COLOR=1)\n"
 	       "      --proc DIR              read DIR/tcpstate* instead of /proc/tcpstate*\n"

@@ -1064,6 +1064,70 @@ TEST(stats_prometheus_format)
 	CHECK(!strcmp(prometheus(names, values, 0), ""));
 }
 
+/* stats_tw_print() into a string. */
+static const char *time_wait(struct tw_table *tw, size_t top, bool json)
+{
+	static char *buf;
+	size_t len;
+	FILE *f;
+
+	free(buf);
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return "";
+	stats_tw_print(f, tw, top, json);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * TIME_WAIT ends counted per namespace, local address and remote
+ * address:port, whichever side is in TIME_WAIT; the busiest first; past
+ * the table's room they are said to be uncounted, not lost silently.
+ */
+TEST(stats_time_wait_pairs)
+{
+	static const char *const rows[] = {
+		"1 ipv4 10.0.0.1:40000 10.0.0.2:80 TIME_WAIT CLOSED 5 - ShAF -",
+		"1 ipv4 10.0.0.1:40001 10.0.0.2:80 TIME_WAIT CLOSED 5 - ShAF -",
+		"1 ipv4 10.0.0.1:40002 10.0.0.2:81 TIME_WAIT CLOSED 5 - ShAF -",
+		"2 ipv4 10.0.0.1:40003 10.0.0.2:80 TIME_WAIT CLOSED 5 - ShAF -",
+		"1 ipv4 10.0.0.3:40004 10.0.0.2:80 ESTABLISHED ESTABLISHED 5 - ShA -",
+		"1 ipv6 [fd99::1]:40005 [fd99::2]:443 CLOSED TIME_WAIT 5 - ShAf -",
+	};
+	struct tw_count room[4];
+	struct tw_table tw = { .c = room, .max = 4 };
+	static struct ts_row r;
+	const char *out;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
+		CHECK_EQ(ts_row_parse(rows[i], strlen(rows[i]), &r), TS_OK);
+		stats_tw_add(&tw, &r);
+	}
+	CHECK_EQ(tw.nr, 4);
+	CHECK_EQ(tw.dropped, 0);
+	out = time_wait(&tw, 2, true);
+	CHECK(!strcmp(out, "{\"time_wait\":["
+		      "{\"netns\":1,\"local\":\"10.0.0.1\",\"remote\":\"10.0.0.2:80\",\"count\":2},"
+		      "{\"netns\":1,\"local\":\"10.0.0.1\",\"remote\":\"10.0.0.2:81\",\"count\":1}"
+		      "],\"pairs\":4,\"uncounted\":0}\n"));
+	/* the server's end in TIME_WAIT: its address, the client's port */
+	out = time_wait(&tw, 10, false);
+	CHECK(strstr(out, "[fd99::2]"));
+	CHECK(strstr(out, "[fd99::1]:40005\n"));
+	CHECK(!strstr(out, "10.0.0.3"));
+	CHECK(!strstr(out, "more pairs"));
+	CHECK(strstr(time_wait(&tw, 1, false), "(3 more pairs)\n"));
+	/* a fifth pair finds no room */
+	CHECK_EQ(ts_row_parse(rows[4], strlen(rows[4]), &r), TS_OK);
+	r.state[TCPSTATE_CLIENT] = TCPSTATE_TIME_WAIT;
+	stats_tw_add(&tw, &r);
+	CHECK_EQ(tw.dropped, 1);
+	CHECK(strstr(time_wait(&tw, 10, false), "(1 endpoints in more pairs"));
+}
+
 int main(int argc, char **argv)
 {
 	return unit_main(argc, argv);
