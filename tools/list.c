@@ -16,13 +16,8 @@ static int list_main(void)
 	static struct ts_row row;
 	static char js[8 * TS_LINE_MAX];
 	bool have_hdr = false;
-	FILE *fp;
-	int fd;
+	FILE *fp = fopen_proc("tcpstate");
 
-	fd = open_proc("tcpstate");
-	fp = fdopen(fd, "r");
-	if (!fp)
-		read_error("tcpstate");
 	proc_path("tcpstate", path, sizeof(path));
 	errno = 0;
 	while (fgets(line, sizeof(line), fp)) {
@@ -51,9 +46,7 @@ static int list_main(void)
 		}
 		out_check();
 	}
-	if (ferror(fp))
-		read_error("tcpstate");
-	fclose(fp);
+	fclose_proc(fp, "tcpstate");
 	out_check();
 	return 0;
 }

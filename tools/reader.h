@@ -147,6 +147,9 @@ void format_abs_time(uint64_t ts, char *buf, size_t n);
 void proc_path(const char *name, char *buf, size_t n);
 int open_proc(const char *name);
 __attribute__((noreturn)) void read_error(const char *name);
+/* The same as a stdio stream; fclose_proc() exits on a read error. */
+FILE *fopen_proc(const char *name);
+void fclose_proc(FILE *fp, const char *name);
 
 /* watch (watch.c) and its --ladder (ladder.c) */
 void ladder_event(const struct ts_event *ev, bool selected);

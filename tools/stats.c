@@ -25,14 +25,10 @@ struct stat_line {
 
 static int read_stats(struct stat_line *st, int max)
 {
+	FILE *fp = fopen_proc("tcpstate_stats");
 	char line[256];
-	int fd, n = 0;
-	FILE *fp;
+	int n = 0;
 
-	fd = open_proc("tcpstate_stats");
-	fp = fdopen(fd, "r");
-	if (!fp)
-		read_error("tcpstate_stats");
 	while (n < max && fgets(line, sizeof(line), fp)) {
 		char name[64], value[64];
 
@@ -43,9 +39,7 @@ static int read_stats(struct stat_line *st, int max)
 		st[n].numeric = !ts_parse_u64(value, strlen(value), &st[n].v);
 		n++;
 	}
-	if (ferror(fp))
-		read_error("tcpstate_stats");
-	fclose(fp);
+	fclose_proc(fp, "tcpstate_stats");
 	return n;
 }
 
@@ -254,24 +248,14 @@ static int stats_time_wait(void)
 {
 	static struct tw_count pairs[TW_PAIRS_MAX];
 	struct tw_table tw = { .c = pairs, .max = TW_PAIRS_MAX };
+	FILE *fp = fopen_proc("tcpstate");
 	char line[TS_LINE_MAX + 2];
 	static struct ts_row row;
-	FILE *fp;
-	int fd;
 
-	fd = open_proc("tcpstate");
-	fp = fdopen(fd, "r");
-	if (!fp)
-		read_error("tcpstate");
-	while (fgets(line, sizeof(line), fp)) {
-		size_t len = strlen(line);
-
-		if (ts_row_parse(line, len, &row) == TS_OK)
+	while (fgets(line, sizeof(line), fp))
+		if (ts_row_parse(line, strlen(line), &row) == TS_OK)
 			stats_tw_add(&tw, &row);
-	}
-	if (ferror(fp))
-		read_error("tcpstate");
-	fclose(fp);
+	fclose_proc(fp, "tcpstate");
 	stats_tw_print(stdout, &tw, TW_TOP, cfg.json);
 	out_check();
 	return 0;

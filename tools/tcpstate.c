@@ -416,3 +416,19 @@ void read_error(const char *name)
 		strerror(err));
 	exit(err == EACCES || err == EPERM ? EXIT_PERM : 1);
 }
+
+FILE *fopen_proc(const char *name)
+{
+	FILE *fp = fdopen(open_proc(name), "r");
+
+	if (!fp)
+		read_error(name);
+	return fp;
+}
+
+void fclose_proc(FILE *fp, const char *name)
+{
+	if (ferror(fp))
+		read_error(name);
+	fclose(fp);
+}

@@ -491,7 +491,9 @@ TEST(rst_from_either_side_in_every_synchronized_state)
  * data and its FIN; an old segment of the client's (ack = the data's
  * seq) reaches a server that has no socket left, which answers with a
  * bare RST of that seq.  Linux's TIME_WAIT ignores it (seq is not the
- * next one), so must tcpstate.
+ * next one), so must tcpstate.  (The close is
+ * fin_with_ack_of_ours_goes_straight_to_time_wait's, with the server's
+ * data between the FINs; the same shape, another close.)
  */
 TEST(time_wait_ignores_a_rst_answering_an_old_ack)
 {

@@ -1005,22 +1005,34 @@ static int count_of(const char *s, const char *what)
 	return n;
 }
 
+/* What a printer writes: out_open(), print, out_close(). */
+static char *out_buf;
+static size_t out_len;
+
+static FILE *out_open(void)
+{
+	free(out_buf);
+	out_buf = NULL;
+	return open_memstream(&out_buf, &out_len);
+}
+
+static const char *out_close(FILE *f)
+{
+	if (!f)
+		return "";
+	fclose(f);
+	return out_buf;
+}
+
 /* stats_prometheus() into a string. */
 static const char *prometheus(const char *const *names,
 			      const char *const *values, int n)
 {
-	static char *buf;
-	size_t len;
-	FILE *f;
+	FILE *f = out_open();
 
-	free(buf);
-	buf = NULL;
-	f = open_memstream(&buf, &len);
-	if (!f)
-		return "";
-	stats_prometheus(f, names, values, n);
-	fclose(f);
-	return buf;
+	if (f)
+		stats_prometheus(f, names, values, n);
+	return out_close(f);
 }
 
 /*
@@ -1067,18 +1079,11 @@ TEST(stats_prometheus_format)
 /* stats_tw_print() into a string. */
 static const char *time_wait(struct tw_table *tw, size_t top, bool json)
 {
-	static char *buf;
-	size_t len;
-	FILE *f;
+	FILE *f = out_open();
 
-	free(buf);
-	buf = NULL;
-	f = open_memstream(&buf, &len);
-	if (!f)
-		return "";
-	stats_tw_print(f, tw, top, json);
-	fclose(f);
-	return buf;
+	if (f)
+		stats_tw_print(f, tw, top, json);
+	return out_close(f);
 }
 
 /*

@@ -461,18 +461,28 @@ def fastopen_send(s, data, addr):
         pass
 
 
+EDGE_PEER, EDGE_ME = "10.99.0.1", "10.99.0.2"
+
+
+def new_case(ck, trace, w, port):
+    """One case of edges(): the trace and the counters start afresh; a
+    non-blocking socket in cb bound to port PORT, and the crafted flow
+    from it to the peer's PORT + 1."""
+    trace.take()
+    ck.start()
+    return bound_client(EDGE_ME, port), Flow(w, port, port + 1, EDGE_ME,
+                                             EDGE_PEER)
+
+
 def edges(ck, w, trace, inode):
     """Issue 15: the edges an independent judge found, each against a
     real socket in cb, with the kernel's own view."""
-    peer, me = "10.99.0.1", "10.99.0.2"
+    peer, me = EDGE_PEER, EDGE_ME
     ES, CL = "ESTABLISHED", "CLOSED"
 
     # 1. A FIN that acks data never sent: RFC 793 and Linux drop it and
     # the socket stays ESTABLISHED; the valid FIN that follows counts
-    trace.take()
-    ck.start()
-    s = bound_client(me, 7200)
-    f = Flow(w, 7200, 7201, me, peer)
+    s, f = new_case(ck, trace, w, 7200)
     connect_nb(s, (peer, 7201))
     x = w.expect_reply(7200, 7201).seq
     f.s("SA", Y, x + 1)
@@ -502,10 +512,7 @@ def edges(ck, w, trace, inode):
     run("sysctl", "-qw", "net.ipv4.tcp_fastopen=5", ns=B)
     run("sysctl", "-qw", "net.ipv4.tcp_fastopen_blackhole_timeout_sec=0",
         ns=B)
-    trace.take()
-    ck.start()
-    s = bound_client(me, 7300)
-    f = Flow(w, 7300, 7301, me, peer)
+    s, f = new_case(ck, trace, w, 7300)
     fastopen_send(s, b"t" * 1000, (peer, 7301))
     syn = w.expect_reply(7300, 7301)
     x = syn.seq
@@ -535,10 +542,7 @@ def edges(ck, w, trace, inode):
 
     # 2b. A Fast Open SYN retransmitted without its data, then the
     # SYN/ACK that acks the data of the first
-    trace.take()
-    ck.start()
-    s = bound_client(me, 7310)
-    f = Flow(w, 7310, 7311, me, peer)
+    s, f = new_case(ck, trace, w, 7310)
     fastopen_send(s, b"t" * 1000, (peer, 7311))
     syn = w.expect_reply(7310, 7311)
     x = syn.seq
@@ -563,10 +567,7 @@ def edges(ck, w, trace, inode):
 
     # 3. SYN/ACK with data and FIN: Linux takes the SYN/ACK, drops the
     # data and FIN, and closes passively when they come again
-    trace.take()
-    ck.start()
-    s = bound_client(me, 7400)
-    f = Flow(w, 7400, 7401, me, peer)
+    s, f = new_case(ck, trace, w, 7400)
     connect_nb(s, (peer, 7401))
     x = w.expect_reply(7400, 7401).seq
     f.s("FSPA", Y, x + 1, b"hello")
@@ -596,10 +597,7 @@ def edges(ck, w, trace, inode):
 
     # 4. PAWS: a SYN/ACK whose echo is older than the SYN is answered by
     # RST and the client stays SYN_SENT; the valid one that follows counts
-    trace.take()
-    ck.start()
-    s = bound_client(me, 7500)
-    f = Flow(w, 7500, 7501, me, peer)
+    s, f = new_case(ck, trace, w, 7500)
     connect_nb(s, (peer, 7501))
     syn = w.expect_reply(7500, 7501)
     x, ts = syn.seq, ts_option(syn)
@@ -624,10 +622,7 @@ def edges(ck, w, trace, inode):
     # 5. A client closed in SYN_SENT answers the SYN/ACK with a bare RST:
     # tcpstate's ESTABLISHED of the SYN/ACK, then CLOSED, stand for the
     # kernel's SYN_SENT>CLOSED (truth.py K10)
-    trace.take()
-    ck.start()
-    s = bound_client(me, 7600)
-    f = Flow(w, 7600, 7601, me, peer)
+    s, f = new_case(ck, trace, w, 7600)
     connect_nb(s, (peer, 7601))
     x = w.expect_reply(7600, 7601).seq
     s.close()
