@@ -37,7 +37,7 @@ TOOLS	:= tools/tcpstate tools/tcpstate-pcap
 UNIT	:= tests/unit/test_fsm tests/unit/test_reader
 
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS := -std=gnu11 -g -O1 -Imodule -Itools \
+FUZZ_FLAGS := -std=gnu11 $(WARN) -g -O1 -Imodule -Itools \
 	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 .PHONY: all module tools unit check check-debug demo fuzz fuzz-build bench checkpatch clean

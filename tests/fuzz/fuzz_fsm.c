@@ -80,7 +80,7 @@ static void check_result(const struct tcpstate_fsm *before,
 	}
 	tcpstate_fsm_history_format(f, h);
 	fuzz_assert(strlen(h) >= 1 && strlen(h) <= 16);
-	tcpstate_fsm_flags_format(f->flags, b);
+	tcpstate_fsm_flags_format(f, b);
 	fuzz_assert(strlen(b) < TCPSTATE_FLOWFLAGS_LEN);
 }
 
