@@ -15,6 +15,7 @@ import ctypes
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import *  # noqa: E402,F403
@@ -53,17 +54,29 @@ with Module(time_wait_ms=600000):
     info("A (inode %d): %d events for its connection"
          % (ino, len(mine(read_events()))))
 
+    # A's number is freed by the kernel's netns cleanup work, after the
+    # module's flush and an RCU grace period: on PREEMPT_RT that can take
+    # a while.  The allocator hands out the lowest free number, so a new
+    # namespace above A's means A's is not free yet: let that one go and
+    # try again.  One below A's is held, so the next try gets past it.
     held = []
+    tries = 0
+    deadline = time.monotonic() + 30
     try:
-        for i in range(20):
+        while True:
+            tries += 1
             got = enter_new_netns()
             if got == ino:
                 break
-            held.append(os.open("/proc/self/ns/net", os.O_RDONLY))
+            if got < ino:
+                held.append(os.open("/proc/self/ns/net", os.O_RDONLY))
             back(home)
-        else:
-            fail("none of 20 new namespaces got A's inode %d" % ino)
-        info("B got A's inode %d (try %d)" % (ino, len(held) + 1))
+            if time.monotonic() > deadline:
+                fail("in 30 s and %d new namespaces, none got A's inode "
+                     "%d (last %d)" % (tries, ino, got))
+            if got > ino:
+                time.sleep(0.1)
+        info("B got A's inode %d (try %d)" % (ino, tries))
         fd = os.open("/proc/tcpstate_events", os.O_RDONLY | os.O_NONBLOCK)
         with open("/proc/tcpstate") as f:
             table = f.read().splitlines()[1:]
