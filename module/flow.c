@@ -281,12 +281,20 @@ static void tcpstate_flow_emit_close(struct tcpstate_bucket *b,
 	}
 }
 
+/* The slab object that holds @f, for kmem_cache_free(). */
+static void *tcpstate_flow_obj(struct tcpstate_flow *f, enum tcpstate_fam fam)
+{
+	if (fam == TCPSTATE_FAM_IPV4)
+		return container_of(f, struct tcpstate_flow4, f);
+	return container_of(f, struct tcpstate_flow6, f);
+}
+
 static void tcpstate_flow_free4(struct rcu_head *head)
 {
 	struct tcpstate_flow *f = container_of(head, struct tcpstate_flow, rcu);
 
 	kmem_cache_free(tcpstate_cache[TCPSTATE_FAM_IPV4],
-			container_of(f, struct tcpstate_flow4, f));
+			tcpstate_flow_obj(f, TCPSTATE_FAM_IPV4));
 }
 
 static void tcpstate_flow_free6(struct rcu_head *head)
@@ -294,7 +302,7 @@ static void tcpstate_flow_free6(struct rcu_head *head)
 	struct tcpstate_flow *f = container_of(head, struct tcpstate_flow, rcu);
 
 	kmem_cache_free(tcpstate_cache[TCPSTATE_FAM_IPV6],
-			container_of(f, struct tcpstate_flow6, f));
+			tcpstate_flow_obj(f, TCPSTATE_FAM_IPV6));
 }
 
 /*
@@ -502,12 +510,8 @@ static struct tcpstate_flow *tcpstate_flow_insert(struct tcpstate_bucket *b,
 	lockdep_assert_held(&b->lock);
 	old = tcpstate_flow_lookup(b, k);
 	if (old || READ_ONCE(tcpstate_flow_stopping)) {
-		if (k->fam == TCPSTATE_FAM_IPV4)
-			kmem_cache_free(tcpstate_cache[k->fam],
-					container_of(f, struct tcpstate_flow4, f));
-		else
-			kmem_cache_free(tcpstate_cache[k->fam],
-					container_of(f, struct tcpstate_flow6, f));
+		kmem_cache_free(tcpstate_cache[k->fam],
+				tcpstate_flow_obj(f, k->fam));
 		atomic_dec(&tcpstate_table.count);
 		return old;
 	}

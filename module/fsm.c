@@ -842,32 +842,40 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
  * Most segments are data or ACKs between two ESTABLISHED ends.  There the
  * table says "no change" for both and only one check can fail (an ack of
  * what was never sent, left to the full path), so only what the sender
- * has sent and the history are brought up to date; everything else takes
- * the full path.
+ * has sent and the history are brought up to date.  Returns false when
+ * the segment needs the full path.
  */
+static bool fsm_step_fast(struct tcpstate_fsm *f, const struct tcpstate_seg *s)
+{
+	u8 side = side_of_end(f, s->end);
+	struct tcpstate_end *e = &f->end[side];
+	u32 end = s->seq + s->len;
+	u8 letter = s->len ? H_DATA : H_ACK;
+
+	if (seg_class_of[s->flags & 0x3f] != C_ACK ||
+	    f->end[0].state != TCPSTATE_ESTABLISHED ||
+	    f->end[1].state != TCPSTATE_ESTABLISHED)
+		return false;
+	/* acks_unsent(), knowing the segment has ACK and both are synced */
+	if (!(f->flags & TCPSTATE_F_PICKUP) &&
+	    seq_before(f->end[!side].nxt, s->ack))
+		return false;
+	if (seq_before(e->nxt, end))
+		e->nxt = end;
+	e->win = s->win;
+	if (!(f->seen & (1u << (letter + side * NR_LETTERS))))
+		history_add(f, side, letter);
+	return true;
+}
+
 void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		       u32 now_us, struct tcpstate_result *r)
 {
 	r->verdict = TCPSTATE_V_OK;
 	r->nr = 0;
 	r->notes = 0;
-	if (seg_class_of[s->flags & 0x3f] == C_ACK &&
-	    f->end[0].state == TCPSTATE_ESTABLISHED &&
-	    f->end[1].state == TCPSTATE_ESTABLISHED &&
-	    !acks_unsent(f, s, &f->end[!side_of_end(f, s->end)])) {
-		u8 side = side_of_end(f, s->end);
-		struct tcpstate_end *e = &f->end[side];
-		u32 end = s->seq + s->len;
-		u8 letter = s->len ? H_DATA : H_ACK;
-
-		if (seq_before(e->nxt, end))
-			e->nxt = end;
-		e->win = s->win;
-		if (!(f->seen & (1u << (letter + side * NR_LETTERS))))
-			history_add(f, side, letter);
-		return;
-	}
-	fsm_step(f, s, now_us, r);
+	if (!fsm_step_fast(f, s))
+		fsm_step(f, s, now_us, r);
 }
 
 int tcpstate_fsm_tick(struct tcpstate_fsm *f, u32 now_us, u32 time_wait_us,

@@ -277,13 +277,12 @@ static int stats_main(void)
 	long long samples = 0;
 	sigset_t block, orig;
 
+	if (cfg.time_wait)
+		return stats_time_wait();
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	sigprocmask(SIG_BLOCK, &block, &orig);
-
-	if (cfg.time_wait)
-		return stats_time_wait();
 	for (;;) {
 		char when[32];
 
