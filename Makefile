@@ -8,6 +8,12 @@
 # make fuzz       the libFuzzer harnesses, FUZZ_SECONDS each
 # make bench      instructions per segment (callgrind), VM rates
 # make checkpatch the kernel's checkpatch.pl over module/ and tools/
+# make install    the module (modules_install into extra/, then depmod),
+#                 the tools and the man page under PREFIX, and a commented
+#                 /etc/modprobe.d/tcpstate.conf; DESTDIR is honoured
+# make uninstall  the same files removed (the .conf only if unchanged)
+# make dkms-install / dkms-uninstall: the module through DKMS instead, so
+#                 that every new kernel gets it rebuilt (scripts/dkms)
 # make clean      remove everything the above produced
 #
 # WERROR=1 turns warnings into errors in both the module and the tools.
@@ -33,6 +39,12 @@ $(shell mkdir -p build; v=$$(scripts/version) && \
 	  echo "$$v" >$(VERSION_FILE); })
 TCPSTATE_VERSION := $(shell cat $(VERSION_FILE))
 
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+MODPROBE_DIR ?= /etc/modprobe.d
+INSTALL_MOD_DIR ?= extra
+
 TOOLS	:= tools/tcpstate tools/tcpstate-pcap
 UNIT	:= tests/unit/test_fsm tests/unit/test_reader
 
@@ -40,7 +52,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -std=gnu11 $(WARN) -g -O1 -Imodule -Itools \
 	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-.PHONY: all module tools unit check check-debug demo fuzz fuzz-build bench checkpatch clean
+.PHONY: all module tools unit check check-debug demo fuzz fuzz-build bench checkpatch clean \
+	install install-module install-tools uninstall dkms-install dkms-uninstall
 
 all: module tools
 
@@ -114,6 +127,44 @@ bench: tools
 
 checkpatch:
 	scripts/checkpatch
+
+# The kernel's modules_install puts the module in
+# /lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/module/.  It is not signed here
+# (Debian's headers carry no signing key): on a kernel that enforces
+# signatures use dkms-install, which signs with DKMS's machine key.
+install: install-module install-tools
+
+install-module: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) \
+		INSTALL_MOD_DIR=$(INSTALL_MOD_DIR) CONFIG_MODULE_SIG_ALL= \
+		modules_install
+	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
+	if [ ! -e "$(DESTDIR)$(MODPROBE_DIR)/tcpstate.conf" ]; then \
+		install -D -m 0644 scripts/modprobe.conf \
+			"$(DESTDIR)$(MODPROBE_DIR)/tcpstate.conf"; \
+	fi
+
+install-tools: tools
+	install -D -m 0755 tools/tcpstate "$(DESTDIR)$(BINDIR)/tcpstate"
+	install -D -m 0755 tools/tcpstate-pcap "$(DESTDIR)$(BINDIR)/tcpstate-pcap"
+	install -D -m 0644 tools/tcpstate.8 "$(DESTDIR)$(MANDIR)/man8/tcpstate.8"
+
+uninstall:
+	rm -f $(DESTDIR)/lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/module/tcpstate.ko*
+	d=$(DESTDIR)/lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/module; \
+		[ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d
+	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
+	c="$(DESTDIR)$(MODPROBE_DIR)/tcpstate.conf"; \
+	if cmp -s scripts/modprobe.conf "$$c"; then rm -f "$$c"; \
+	elif [ -e "$$c" ]; then echo "uninstall: $$c was changed: kept"; fi
+	rm -f "$(DESTDIR)$(BINDIR)/tcpstate" "$(DESTDIR)$(BINDIR)/tcpstate-pcap" \
+		"$(DESTDIR)$(MANDIR)/man8/tcpstate.8"
+
+dkms-install:
+	scripts/dkms install $(KVER)
+
+dkms-uninstall:
+	scripts/dkms uninstall
 
 # Kbuild's own clean needs headers; the list below does not.
 clean:
