@@ -8,6 +8,7 @@
 # make fuzz       the libFuzzer harnesses, FUZZ_SECONDS each
 # make bench      instructions per segment (callgrind), VM rates
 # make checkpatch the kernel's checkpatch.pl over module/ and tools/
+# make analyze    gcc -fanalyzer over the tools and the shared core
 # make install    the module (modules_install into extra/, then depmod),
 #                 the tools and the man page under PREFIX, and a commented
 #                 /etc/modprobe.d/tcpstate.conf; DESTDIR is honoured
@@ -53,7 +54,7 @@ FUZZ_FLAGS := -std=gnu11 $(WARN) -g -O1 -Imodule -Itools \
 	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 .PHONY: all module tools unit check check-debug demo fuzz fuzz-build bench checkpatch clean \
-	install install-module install-tools uninstall dkms-install dkms-uninstall
+	install install-module install-tools uninstall dkms-install dkms-uninstall analyze
 
 all: module tools
 
@@ -127,6 +128,17 @@ bench: tools
 
 checkpatch:
 	scripts/checkpatch
+
+# gcc's static analyzer (-fanalyzer) over the tools and the core they
+# share with the module; any finding is an error.
+ANALYZE_SRCS := $(sort $(READER_SRCS) tools/main.c tools/tcpstate-pcap.c)
+
+analyze:
+	@for f in $(ANALYZE_SRCS); do \
+		$(CC) $(TOOL_CFLAGS) -Itools $(VERSION_DEF) -fanalyzer -Werror \
+			-c $$f -o /dev/null || exit 1; \
+	done; \
+	echo "analyze: $(words $(ANALYZE_SRCS)) files, 0 findings"
 
 # The kernel's modules_install puts the module in
 # /lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/module/.  It is not signed here
