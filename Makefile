@@ -15,6 +15,8 @@
 # make uninstall  the same files removed (the .conf only if unchanged)
 # make dkms-install / dkms-uninstall: the module through DKMS instead, so
 #                 that every new kernel gets it rebuilt (scripts/dkms)
+# make deb        Debian packages tcpstate-dkms and tcpstate-tools, in
+#                 build/deb/ (scripts/deb, from scripts/debian/)
 # make clean      remove everything the above produced
 #
 # WERROR=1 turns warnings into errors in both the module and the tools.
@@ -30,7 +32,7 @@ WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 ifneq ($(WERROR),)
 WARN	+= -Werror
 endif
-TOOL_CFLAGS := -std=gnu11 $(WARN) -Imodule $(CFLAGS)
+TOOL_CFLAGS := -std=gnu11 $(WARN) -Imodule $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
 
 # The version (scripts/version), kept in a file rewritten only when it
 # changes, so that what embeds it is rebuilt then and only then.
@@ -54,7 +56,7 @@ FUZZ_FLAGS := -std=gnu11 $(WARN) -g -O1 -Imodule -Itools \
 	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 .PHONY: all module tools unit check check-debug demo fuzz fuzz-build bench checkpatch clean \
-	install install-module install-tools uninstall dkms-install dkms-uninstall analyze
+	install install-module install-tools uninstall dkms-install dkms-uninstall analyze deb
 
 all: module tools
 
@@ -177,6 +179,9 @@ dkms-install:
 
 dkms-uninstall:
 	scripts/dkms uninstall
+
+deb:
+	scripts/deb
 
 # Kbuild's own clean needs headers; the list below does not.
 clean:

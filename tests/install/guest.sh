@@ -9,10 +9,14 @@
 #   guest.sh first SRC    make install (options from modprobe.d apply),
 #                         make uninstall (nothing left), then
 #                         make dkms-install for this kernel
-#   guest.sh second SRC   on the other kernel: no module until DKMS's
+#   guest.sh second SRC DEBS
+#                         on the other kernel: no module until DKMS's
 #                         autoinstall (what the kernel's postinst hook
 #                         and dkms.service run) builds it; then
-#                         make dkms-uninstall leaves nothing
+#                         make dkms-uninstall leaves nothing; then the
+#                         packages in DEBS (make deb's) install with
+#                         dpkg, load, trace through the reader, and
+#                         leave nothing once purged
 # Every check prints PASS: or FAIL:.
 # shellcheck disable=SC2317 # the helpers are called through check()
 set -u
@@ -77,6 +81,19 @@ no_module() {
 	fi
 	! find "${1:-/lib/modules/$KVER}/" -name 'tcpstate.ko*' | grep .
 }
+# The reader, from PATH, sees a connection on PORT.
+reader_sees() {
+	local out
+	out=$(mktemp)
+	tcpstate --json --all >"$out" 2>&1 &
+	local pid=$!
+	sleep 1
+	traced
+	sleep 1
+	kill "$pid"
+	wait "$pid"
+	grep -q ":$PORT\"" "$out" || { echo "no event for port $PORT:"; head "$out"; return 1; }
+}
 gone() {
 	local f rc=0
 	for f in "$@"; do
@@ -122,6 +139,30 @@ dkms_loads() {
 	check "modprobe -r ($1)" modprobe -r tcpstate
 }
 
+# debs DIR: make deb's packages, installed, used and purged.
+debs() {
+	local d=$1
+	check "dpkg -i tcpstate-dkms tcpstate-tools" \
+		dpkg -i "$d"/tcpstate-dkms_*_all.deb "$d"/tcpstate-tools_*_amd64.deb
+	check "deb: dkms built it for $KVER" \
+		sh -c "dkms status tcpstate | grep '$KVER' | grep -q installed"
+	check "deb: modprobe tcpstate" modprobe tcpstate
+	check "deb: version $VER" loaded_version
+	check "deb: /usr/bin/tcpstate --version" \
+		sh -c "/usr/bin/tcpstate --version | grep -F -q '$VER'"
+	check "deb: the reader sees a connection" reader_sees
+	check "deb: modprobe -r" modprobe -r tcpstate
+	check "dpkg --purge" dpkg --purge tcpstate-tools tcpstate-dkms
+	check "purge: no package left" \
+		sh -c "! dpkg-query -W -f='\${db:Status-Abbrev}\n' 'tcpstate*' 2>/dev/null | grep -q '^.[^n]'"
+	check "purge: nothing in DKMS or /usr/src" \
+		sh -c "! dkms status tcpstate | grep . && ! ls -d /usr/src/tcpstate-* /var/lib/dkms/tcpstate 2>/dev/null"
+	check "purge: no module for any kernel" no_module /lib/modules
+	check "purge: no tools, man page or docs" gone /usr/bin/tcpstate \
+		/usr/bin/tcpstate-pcap /usr/share/man/man8/tcpstate.8.gz \
+		/usr/share/doc/tcpstate-tools /usr/share/doc/tcpstate-dkms
+}
+
 case "$phase" in
 first)
 	make_install
@@ -141,9 +182,10 @@ second)
 		sh -c "! dkms status tcpstate | grep ."
 	check "dkms-uninstall: no sources" sh -c "! ls -d /usr/src/tcpstate-* 2>/dev/null"
 	check "dkms-uninstall: no module for any kernel" no_module /lib/modules
+	debs "${3:?the .deb directory}"
 	;;
 *)
-	echo "usage: guest.sh first|second SRC" >&2
+	echo "usage: guest.sh first SRC | second SRC DEBS" >&2
 	exit 2
 	;;
 esac
