@@ -938,6 +938,17 @@ const char *tcpstate_verdict_name(unsigned int verdict)
 	return verdict < TCPSTATE_V_NR ? verdict_names[verdict] : "?";
 }
 
+u8 tcpstate_tuple_end(const u8 *src, const u8 *dst, unsigned int alen,
+		      u16 sport, u16 dport)
+{
+	unsigned int i;
+
+	for (i = 0; i < alen; i++)
+		if (src[i] != dst[i])
+			return src[i] > dst[i];
+	return sport > dport;
+}
+
 /* TCP option kinds and lengths (RFC 9293 section 3.2, RFC 7323). */
 #define OPT_EOL		0
 #define OPT_NOP		1

@@ -215,6 +215,15 @@ bool tcpstate_fsm_finished(const struct tcpstate_fsm *f);
 bool tcpstate_synopts_parse(const u8 *opts, unsigned int len,
 			    struct tcpstate_seg *s);
 
+/*
+ * The end of the canonical tuple (0 or 1) that sent a segment from
+ * @src:@sport to @dst:@dport: end 0 is the lower (address, port), the
+ * addresses compared as @alen bytes in network order.  A socket
+ * connected to itself has one end only: its segments are all end 0.
+ */
+u8 tcpstate_tuple_end(const u8 *src, const u8 *dst, unsigned int alen,
+		      u16 sport, u16 dport);
+
 /* The tuple end (0 or 1) that is the client. */
 static inline u8 tcpstate_fsm_client_end(const struct tcpstate_fsm *f)
 {

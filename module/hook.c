@@ -137,7 +137,6 @@ static void tcpstate_hook_tcp(struct sk_buff *skb, unsigned int thoff,
 	struct tcphdr _th;
 	const struct tcphdr *th;
 	unsigned int doff;
-	int cmp;
 
 	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
 	if (!th || tcplen < sizeof(_th)) {
@@ -167,20 +166,15 @@ static void tcpstate_hook_tcp(struct sk_buff *skb, unsigned int thoff,
 	if (s.flags & TCPSTATE_TCP_SYN)
 		tcpstate_hook_synopts(skb, thoff, doff, &s);
 
-	/*
-	 * A socket connected to itself (same address and port at both ends)
-	 * has one tuple end only: its segments all count as end 0.
-	 */
-	cmp = memcmp(&k->addr.v4[0], alen == 4 ? (void *)&k->addr.v4[1] :
-			(void *)&k->addr.v6[1], alen);
-	if (!cmp)
-		cmp = s.sport < s.dport ? -1 : s.sport > s.dport;
-	if (cmp <= 0) {
-		s.end = 0;
+	s.end = alen == 4 ?
+		tcpstate_tuple_end((const u8 *)&k->addr.v4[0],
+				   (const u8 *)&k->addr.v4[1], 4, s.sport, s.dport) :
+		tcpstate_tuple_end(k->addr.v6[0].s6_addr,
+				   k->addr.v6[1].s6_addr, 16, s.sport, s.dport);
+	if (!s.end) {
 		k->port[0] = th->source;
 		k->port[1] = th->dest;
 	} else {
-		s.end = 1;
 		k->port[0] = th->dest;
 		k->port[1] = th->source;
 		if (alen == 4)
@@ -282,62 +276,44 @@ static void tcpstate_hook_ipv6(struct sk_buff *skb,
 	tcpstate_hook_tcp(skb, thoff, tot - (thoff - nh), 16, &k, state);
 }
 
-static bool tcpstate_hook_from_lo(const struct nf_hook_state *state)
+/*
+ * One function for the four hook points.  A segment over loopback passes
+ * both LOCAL_OUT and PRE_ROUTING: it is taken once, on the way out (at
+ * LOCAL_OUT state->in is NULL).
+ */
+static unsigned int tcpstate_hook(void *priv, struct sk_buff *skb,
+				  const struct nf_hook_state *state)
 {
-	return state->in && (state->in->flags & IFF_LOOPBACK);
-}
-
-static unsigned int tcpstate_hook_in4(void *priv, struct sk_buff *skb,
-				      const struct nf_hook_state *state)
-{
-	if (!tcpstate_hook_from_lo(state))
+	if (state->in && (state->in->flags & IFF_LOOPBACK))
+		return NF_ACCEPT;
+	if (state->pf == NFPROTO_IPV4)
 		tcpstate_hook_ipv4(skb, state);
-	return NF_ACCEPT;
-}
-
-static unsigned int tcpstate_hook_out4(void *priv, struct sk_buff *skb,
-				       const struct nf_hook_state *state)
-{
-	tcpstate_hook_ipv4(skb, state);
-	return NF_ACCEPT;
-}
-
-static unsigned int tcpstate_hook_in6(void *priv, struct sk_buff *skb,
-				      const struct nf_hook_state *state)
-{
-	if (!tcpstate_hook_from_lo(state))
+	else
 		tcpstate_hook_ipv6(skb, state);
-	return NF_ACCEPT;
-}
-
-static unsigned int tcpstate_hook_out6(void *priv, struct sk_buff *skb,
-				       const struct nf_hook_state *state)
-{
-	tcpstate_hook_ipv6(skb, state);
 	return NF_ACCEPT;
 }
 
 static const struct nf_hook_ops tcpstate_hook_ops[] = {
 	{
-		.hook = tcpstate_hook_in4,
+		.hook = tcpstate_hook,
 		.pf = NFPROTO_IPV4,
 		.hooknum = NF_INET_PRE_ROUTING,
 		.priority = NF_IP_PRI_NAT_DST + 1,
 	},
 	{
-		.hook = tcpstate_hook_out4,
+		.hook = tcpstate_hook,
 		.pf = NFPROTO_IPV4,
 		.hooknum = NF_INET_LOCAL_OUT,
 		.priority = NF_IP_PRI_NAT_DST + 1,
 	},
 	{
-		.hook = tcpstate_hook_in6,
+		.hook = tcpstate_hook,
 		.pf = NFPROTO_IPV6,
 		.hooknum = NF_INET_PRE_ROUTING,
 		.priority = NF_IP6_PRI_NAT_DST + 1,
 	},
 	{
-		.hook = tcpstate_hook_out6,
+		.hook = tcpstate_hook,
 		.pf = NFPROTO_IPV6,
 		.hooknum = NF_INET_LOCAL_OUT,
 		.priority = NF_IP6_PRI_NAT_DST + 1,

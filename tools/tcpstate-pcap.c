@@ -459,15 +459,6 @@ static u64 key_hash(const struct flow_key *k)
 	return h;
 }
 
-static int ap_cmp(const struct addr_port *a, const struct addr_port *b)
-{
-	int c = memcmp(a->addr, b->addr, sizeof(a->addr));
-
-	if (c)
-		return c;
-	return (int)a->port - (int)b->port;
-}
-
 /* Build the canonical key; returns the tuple end that sent the packet. */
 static u8 key_make(const struct packet *pk, struct flow_key *k)
 {
@@ -482,7 +473,7 @@ static u8 key_make(const struct packet *pk, struct flow_key *k)
 	s.port = pk->seg.sport;
 	d.port = pk->seg.dport;
 	k->family = pk->family;
-	if (ap_cmp(&s, &d) <= 0) {
+	if (!tcpstate_tuple_end(pk->src, pk->dst, alen, s.port, d.port)) {
 		k->end[0] = s;
 		k->end[1] = d;
 		return 0;

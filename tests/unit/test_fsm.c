@@ -1193,6 +1193,27 @@ TEST(syn_options)
 	CHECK(synopts(NULL, 0, &s));
 }
 
+/* The canonical tuple order the module and tcpstate-pcap share. */
+TEST(tuple_end_lower_address_then_lower_port)
+{
+	static const u8 a4[4] = { 10, 0, 0, 1 }, b4[4] = { 10, 0, 0, 2 };
+	static const u8 hi4[4] = { 192, 168, 0, 1 };
+	u8 a6[16] = { 0xfd }, b6[16] = { 0xfd };
+
+	b6[15] = 1;
+	/* By address first, as unsigned bytes in network order. */
+	CHECK_EQ(tcpstate_tuple_end(a4, b4, 4, 80, 40000), 0);
+	CHECK_EQ(tcpstate_tuple_end(b4, a4, 4, 40000, 80), 1);
+	CHECK_EQ(tcpstate_tuple_end(hi4, a4, 4, 1, 2), 1);
+	CHECK_EQ(tcpstate_tuple_end(a6, b6, 16, 9, 1), 0);
+	CHECK_EQ(tcpstate_tuple_end(b6, a6, 16, 1, 9), 1);
+	/* One address (loopback): by port. */
+	CHECK_EQ(tcpstate_tuple_end(a4, a4, 4, 40000, 80), 1);
+	CHECK_EQ(tcpstate_tuple_end(a4, a4, 4, 80, 40000), 0);
+	/* Connected to itself: one end. */
+	CHECK_EQ(tcpstate_tuple_end(a6, a6, 16, 5000, 5000), 0);
+}
+
 int main(int argc, char **argv)
 {
 	return unit_main(argc, argv);
