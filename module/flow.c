@@ -324,6 +324,35 @@ static void tcpstate_flow_unlink(struct tcpstate_bucket *b,
 }
 
 /*
+ * Walk both chains of @b and unlink every entry @doomed says must go
+ * (having emitted and counted what it should).  Bucket lock held.  The
+ * eviction, the GC and the flushes all remove entries this way.
+ */
+static void tcpstate_bucket_reap(struct tcpstate_bucket *b,
+				 bool (*doomed)(struct tcpstate_bucket *b,
+						struct tcpstate_flow *f,
+						enum tcpstate_fam fam,
+						const void *arg),
+				 const void *arg)
+{
+	int fam;
+
+	lockdep_assert_held(&b->lock);
+	for (fam = 0; fam < TCPSTATE_FAM_NR; fam++) {
+		struct tcpstate_flow __rcu **prev = &b->head[fam];
+		struct tcpstate_flow *f;
+
+		while ((f = rcu_dereference_protected(*prev,
+				lockdep_is_held(&b->lock)))) {
+			if (doomed(b, f, fam, arg))
+				tcpstate_flow_unlink(b, prev, f, fam);
+			else
+				prev = &f->next;
+		}
+	}
+}
+
+/*
  * fsm.c's history records a letter per kind of segment each side sent, a
  * bit each in fsm.seen: the client's seven letters, then the server's.
  */
@@ -377,6 +406,18 @@ static int tcpstate_flow_evict_class(const struct tcpstate_flow *f)
  * search is bounded to TCPSTATE_EVICT_SCAN buckets.  Caller holds RCU and
  * no bucket lock.
  */
+/* tcpstate_bucket_reap()'s test for the entry chosen for eviction. */
+static bool tcpstate_flow_evict_one(struct tcpstate_bucket *b,
+				    struct tcpstate_flow *f,
+				    enum tcpstate_fam fam, const void *chosen)
+{
+	if (f != chosen)
+		return false;
+	tcpstate_flow_emit_close(b, f, fam, TCPSTATE_REASON_EVICT);
+	tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_EVICTED);
+	return true;
+}
+
 static bool tcpstate_flow_evict(struct tcpstate_bucket *home)
 {
 	unsigned int i, start = home - tcpstate_table.buckets;
@@ -417,25 +458,12 @@ static bool tcpstate_flow_evict(struct tcpstate_bucket *home)
 	if (!best)
 		return false;
 
+	/*
+	 * If it is gone meanwhile, someone else made room.  Under RCU (see
+	 * above) its memory cannot have been reused for another entry.
+	 */
 	spin_lock_bh(&best_b->lock);
-	for (fam = 0; fam < TCPSTATE_FAM_NR; fam++) {
-		struct tcpstate_flow __rcu **prev = &best_b->head[fam];
-		struct tcpstate_flow *f;
-
-		while ((f = rcu_dereference_protected(*prev,
-				lockdep_is_held(&best_b->lock)))) {
-			if (f == best) {
-				tcpstate_flow_emit_close(best_b, f, fam,
-							 TCPSTATE_REASON_EVICT);
-				tcpstate_flow_unlink(best_b, prev, f, fam);
-				tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_EVICTED);
-				spin_unlock_bh(&best_b->lock);
-				return true;
-			}
-			prev = &f->next;
-		}
-	}
-	/* Gone meanwhile: someone else made room. */
+	tcpstate_bucket_reap(best_b, tcpstate_flow_evict_one, best);
 	spin_unlock_bh(&best_b->lock);
 	return true;
 }
@@ -683,16 +711,23 @@ static u32 tcpstate_state_timeout(u8 state)
 	return (u32)min_t(u64, (u64)tcpstate_param(p) * HZ, U32_MAX);
 }
 
+/* The GC's clocks, read under the bucket lock (see the caller). */
+struct tcpstate_gc_clock {
+	u32 now;	/* jiffies */
+	u32 now_us;
+};
+
 /*
  * The GC's work on one entry of @b: run its TIME_WAIT timer, expire it if
  * it has been idle too long, free it once finished and lingered.  True if
- * it is to be unlinked.  Bucket lock held, and @now and @now_us read
- * under it.
+ * it is to be unlinked (tcpstate_bucket_reap()).
  */
 static bool tcpstate_flow_gc_one(struct tcpstate_bucket *b,
 				 struct tcpstate_flow *f,
-				 enum tcpstate_fam fam, u32 now, u32 now_us)
+				 enum tcpstate_fam fam, const void *arg)
 {
+	const struct tcpstate_gc_clock *clk = arg;
+	u32 now = clk->now, now_us = clk->now_us;
 	u32 tw_us = tcpstate_param(&tcpstate_time_wait_ms) * USEC_PER_MSEC;
 	u32 tc, ts, idle;
 	int i, nr;
@@ -736,8 +771,7 @@ static bool tcpstate_flow_gc_one(struct tcpstate_bucket *b,
 
 static void tcpstate_flow_gc_bucket(struct tcpstate_bucket *b)
 {
-	u32 now, now_us;
-	int fam;
+	struct tcpstate_gc_clock clk;
 
 	spin_lock_bh(&b->lock);
 	/*
@@ -745,20 +779,9 @@ static void tcpstate_flow_gc_bucket(struct tcpstate_bucket *b)
 	 * read before it, they could be older than an entry's last segment,
 	 * and a negative idle time would expire a live flow.
 	 */
-	now = jiffies;
-	now_us = tcpstate_now_us();
-	for (fam = 0; fam < TCPSTATE_FAM_NR; fam++) {
-		struct tcpstate_flow __rcu **prev = &b->head[fam];
-		struct tcpstate_flow *f;
-
-		while ((f = rcu_dereference_protected(*prev,
-				lockdep_is_held(&b->lock)))) {
-			if (tcpstate_flow_gc_one(b, f, fam, now, now_us))
-				tcpstate_flow_unlink(b, prev, f, fam);
-			else
-				prev = &f->next;
-		}
-	}
+	clk.now = jiffies;
+	clk.now_us = tcpstate_now_us();
+	tcpstate_bucket_reap(b, tcpstate_flow_gc_one, &clk);
 	spin_unlock_bh(&b->lock);
 }
 
@@ -786,30 +809,35 @@ static void tcpstate_flow_gc_work(struct work_struct *work)
 				   TCPSTATE_GC_INTERVAL);
 }
 
+/* What a flush removes: one namespace's entries (all if netns is 0). */
+struct tcpstate_flush {
+	u32 netns;
+	u8 reason;
+};
+
+static bool tcpstate_flow_flush_one(struct tcpstate_bucket *b,
+				    struct tcpstate_flow *f,
+				    enum tcpstate_fam fam, const void *arg)
+{
+	const struct tcpstate_flush *fl = arg;
+
+	if (fl->netns && f->netns != fl->netns)
+		return false;
+	tcpstate_flow_emit_close(b, f, fam, fl->reason);
+	tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_FLUSHED);
+	return true;
+}
+
 void tcpstate_flow_flush(u32 netns, u8 reason)
 {
+	const struct tcpstate_flush fl = { .netns = netns, .reason = reason };
 	unsigned int n;
-	int fam;
 
 	for (n = 0; n < tcpstate_table.size; n++) {
 		struct tcpstate_bucket *b = &tcpstate_table.buckets[n];
 
 		spin_lock_bh(&b->lock);
-		for (fam = 0; fam < TCPSTATE_FAM_NR; fam++) {
-			struct tcpstate_flow __rcu **prev = &b->head[fam];
-			struct tcpstate_flow *f;
-
-			while ((f = rcu_dereference_protected(*prev,
-					lockdep_is_held(&b->lock)))) {
-				if (netns && f->netns != netns) {
-					prev = &f->next;
-					continue;
-				}
-				tcpstate_flow_emit_close(b, f, fam, reason);
-				tcpstate_flow_unlink(b, prev, f, fam);
-				tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_FLUSHED);
-			}
-		}
+		tcpstate_bucket_reap(b, tcpstate_flow_flush_one, &fl);
 		spin_unlock_bh(&b->lock);
 		if ((n & 1023) == 1023)
 			cond_resched();
