@@ -448,7 +448,8 @@ static bool in_window(u32 seq, const struct tcpstate_end *snd,
 	win = rcv_window(snd, rcv);
 	if (win > 0x7fffffff)
 		win = 0x7fffffff;
-	return d < 0 ? (u32)-d < win : (u32)d < win;
+	/* The distance in u32: -d overflows for d == S32_MIN. */
+	return (d < 0 ? 0u - (u32)d : (u32)d) < win;
 }
 
 /*
