@@ -400,12 +400,6 @@ static int tcpstate_flow_evict_class(const struct tcpstate_flow *f)
 	return TCPSTATE_EVICT_NEVER;
 }
 
-/*
- * The table is full: evict one flow near @home, the lowest class first
- * and among those the one idle longest.  Like conntrack's early drop, the
- * search is bounded to TCPSTATE_EVICT_SCAN buckets.  Caller holds RCU and
- * no bucket lock.
- */
 /* tcpstate_bucket_reap()'s test for the entry chosen for eviction. */
 static bool tcpstate_flow_evict_one(struct tcpstate_bucket *b,
 				    struct tcpstate_flow *f,
@@ -418,6 +412,12 @@ static bool tcpstate_flow_evict_one(struct tcpstate_bucket *b,
 	return true;
 }
 
+/*
+ * The table is full: evict one flow near @home, the lowest class first
+ * and among those the one idle longest.  Like conntrack's early drop, the
+ * search is bounded to TCPSTATE_EVICT_SCAN buckets.  Caller holds RCU and
+ * no bucket lock.
+ */
 static bool tcpstate_flow_evict(struct tcpstate_bucket *home)
 {
 	unsigned int i, start = home - tcpstate_table.buckets;
