@@ -11,7 +11,9 @@
  * a reader who sees all namespaces.  The other counters are the host's,
  * all namespaces together: only a reader who sees every namespace gets
  * them, the others get the gauges of their own namespace and the table's
- * settings, nothing that counts other namespaces' traffic.
+ * settings, nothing that counts other namespaces' traffic.  The first
+ * line, the module's version, is for everyone (as /sys/module/tcpstate/
+ * version is): the one line whose value is not a number.
  */
 
 #define pr_fmt(fmt) "tcpstate: " fmt
@@ -109,6 +111,7 @@ static int tcpstate_stats_show(struct seq_file *m, void *v)
 	unsigned int i;
 	int cpu, side;
 
+	seq_printf(m, "version %s\n", TCPSTATE_VERSION);
 	for (i = 0; view->all && i < TCPSTATE_STAT_NR; i++) {
 		u64 sum = 0;
 

@@ -64,8 +64,9 @@ static void json_stats(const struct stat_line *st, int n, const char *key)
  * Prometheus' text exposition format (0.0.4).  Everything counts up but
  * the gauges below: a counter becomes tcpstate_<name>_total, a gauge
  * keeps its name, and the endpoints per state (client_<STATE>,
- * server_<STATE>) become one gauge, tcpstate_endpoints{side,state}.  A
- * value that is not a number is left out.
+ * server_<STATE>) become one gauge, tcpstate_endpoints{side,state}.  The
+ * version becomes tcpstate_build_info{version="..."} 1, the convention
+ * for a build's facts; any other value that is not a number is left out.
  */
 static const char *const gauge_prefixes[] = {
 	"flows_active", "flows_max", "entry_bytes_", "table_buckets",
@@ -104,6 +105,19 @@ static bool stat_value(const char *v, uint64_t *out)
 	return !ts_parse_u64(v, strlen(v), out);
 }
 
+/* A label value: backslash, double quote and newline escaped. */
+static void prometheus_label(FILE *out, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', out);
+		if (*v == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*v, out);
+	}
+}
+
 void stats_prometheus(FILE *out, const char *const *names,
 		      const char *const *values, int n)
 {
@@ -113,6 +127,15 @@ void stats_prometheus(FILE *out, const char *const *names,
 	int i;
 
 	for (i = 0; i < n; i++) {
+		if (!strcmp(names[i], "version")) {
+			fprintf(out,
+				"# HELP tcpstate_build_info The module's version, in /proc/tcpstate_stats.\n"
+				"# TYPE tcpstate_build_info gauge\n"
+				"tcpstate_build_info{version=\"");
+			prometheus_label(out, values[i]);
+			fprintf(out, "\"} 1\n");
+			continue;
+		}
 		if (!stat_value(values[i], &v))
 			continue;
 		if (stat_endpoint_state(names[i], &side) >= 0)

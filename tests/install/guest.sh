@@ -60,6 +60,8 @@ PY
 loaded_version() {
 	[ "$(cat /sys/module/tcpstate/version)" = "$VER" ] ||
 		{ echo "loaded $(cat /sys/module/tcpstate/version), want $VER"; return 1; }
+	[ "$(head -n 1 /proc/tcpstate_stats)" = "version $VER" ] ||
+		{ echo "/proc/tcpstate_stats: $(head -n 1 /proc/tcpstate_stats), want version $VER"; return 1; }
 }
 param_is() {
 	local got

@@ -1076,6 +1076,26 @@ TEST(stats_prometheus_format)
 	CHECK(!strcmp(prometheus(names, values, 0), ""));
 }
 
+/*
+ * The version line is the one string: a build_info gauge of 1 with the
+ * version as its label, escaped as the format wants.
+ */
+TEST(stats_prometheus_build_info)
+{
+	static const char *const names[] = { "version", "resets" };
+	static const char *const values[] = { "1.2-3-gabc+dirty", "7" };
+	static const char *const odd[] = { "version" };
+	static const char *const odd_value[] = { "a\"b\\c" };
+	const char *out = prometheus(names, values, ARRAY_SIZE(names));
+
+	CHECK(strstr(out, "# TYPE tcpstate_build_info gauge\n"
+			  "tcpstate_build_info{version=\"1.2-3-gabc+dirty\"} 1\n"));
+	CHECK(strstr(out, "tcpstate_resets_total 7\n"));
+	CHECK_EQ(count_of(out, "# HELP "), 2);
+	out = prometheus(odd, odd_value, 1);
+	CHECK(strstr(out, "{version=\"a\\\"b\\\\c\"} 1\n"));
+}
+
 /* stats_tw_print() into a string. */
 static const char *time_wait(struct tw_table *tw, size_t top, bool json)
 {

@@ -17,6 +17,8 @@ want=$TCPSTATE_VERSION
 [ -n "$want" ] || fail "no TCPSTATE_VERSION (tests/run or make give it)"
 assert_eq "$(modinfo -F version "$TCPSTATE_KO")" "$want" "modinfo version"
 assert_eq "$(cat /sys/module/tcpstate/version)" "$want" "/sys/module/tcpstate/version"
+assert_eq "$(head -n 1 /proc/tcpstate_stats)" "version $want" \
+	"the first line of /proc/tcpstate_stats"
 dmesg | grep -q "tcpstate: loaded: version $want, " ||
 	fail "the load message does not give version $want"
 assert_eq "$("$TCPSTATE_ROOT/tools/tcpstate" --version)" "tcpstate $want" "tcpstate --version"

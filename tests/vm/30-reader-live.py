@@ -253,6 +253,9 @@ with NetnsPair("ra", "rb") as net, \
     if not isinstance(stats.get("events_emitted"), int) or \
             stats["events_emitted"] < 16:
         fail("stats --json: %r" % stats)
+    if stats.get("version") != os.environ["TCPSTATE_VERSION"]:
+        fail("stats --json: version %r, want %r" % (
+            stats.get("version"), os.environ["TCPSTATE_VERSION"]))
     if "events_emitted" not in run(TOOL, "stats"):
         fail("plain stats lack events_emitted")
 

@@ -6,7 +6,7 @@
 # and is read by the Prometheus client library's own parser into exactly
 # what /proc/tcpstate_stats says: counters as tcpstate_<name>_total, the
 # gauges by name, the endpoints per state as tcpstate_endpoints{side,
-# state}.
+# state}, and the module's version as tcpstate_build_info{version} 1.
 import os
 import subprocess
 import sys
@@ -56,7 +56,11 @@ with NetnsPair("pa", "pb") as net, Module():
                 fail("sample %r twice" % (key,))
             samples[key] = (fam.type, s.value)
 
-    want = set()
+    want = {("tcpstate_build_info",
+             (("version", os.environ["TCPSTATE_VERSION"]),))}
+    if samples.get(next(iter(want))) != ("gauge", 1):
+        fail("no tcpstate_build_info{version=%r} 1:\n%s" % (
+            os.environ["TCPSTATE_VERSION"], text))
     for name, v in before.items():
         if not isinstance(v, int):
             continue

@@ -107,6 +107,9 @@ with Module(time_wait_ms=600000):
              % stats.get("flows_active"))
     if "segments_ipv4" in stats:
         fail("root in ua got the host-wide counters")
+    if stats.get("version") != os.environ["TCPSTATE_VERSION"]:
+        fail("root in ua: version %r, want %r (it is no secret)"
+             % (stats.get("version"), os.environ["TCPSTATE_VERSION"]))
     # The initial namespace's admin still sees both connections.
     mine = [r for r in read_table() if r["server"].endswith(":7501")]
     if len(mine) != 1 or "segments_ipv4" not in read_stats():
