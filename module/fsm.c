@@ -76,7 +76,7 @@ enum fsm_event {
 				 */
 	EV_SND_RST,		/* it sends an acceptable RST */
 	EV_SND_RST_REFUSAL,	/* it sends a RST that answers a SYN/ACK it
-				 * refused (struct tcpstate_fsm.refused)
+				 * refused (TCPSTATE_P_REFUSED)
 				 */
 	EV_RCV_SYNACK,		/* it is sent a SYN/ACK acking its SYN */
 	EV_RCV_SYNACK_SIM,	/* the same, in a simultaneous open */
@@ -311,12 +311,6 @@ bool tcpstate_fsm_finished(const struct tcpstate_fsm *f)
 {
 	return (f->flags & TCPSTATE_F_STARTED) &&
 	       ended(f->end[0].state) && ended(f->end[1].state);
-}
-
-static u8 side_of_end(const struct tcpstate_fsm *f, u8 end)
-{
-	return (end & 1) == tcpstate_fsm_client_end(f) ?
-	       TCPSTATE_CLIENT : TCPSTATE_SERVER;
 }
 
 static bool synchronized(u8 state)
@@ -655,7 +649,7 @@ static bool fsm_start(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 	f->flags |= TCPSTATE_F_STARTED;
 	if (sender_is_client == !!(s->end & 1))
 		f->flags |= TCPSTATE_F_CLIENT_B;
-	snd = side_of_end(f, s->end);
+	snd = tcpstate_fsm_side(f, s->end);
 	rcv = !snd;
 
 	if (cls == C_SYNACK) {
@@ -717,7 +711,7 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		fsm_new_generation(f, s, now_us, r);
 	}
 
-	snd = side_of_end(f, s->end);
+	snd = tcpstate_fsm_side(f, s->end);
 	rcv = !snd;
 	snd_end = &f->end[snd];
 	rcv_end = &f->end[rcv];
@@ -727,11 +721,12 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 	if (r->verdict != TCPSTATE_V_OK) {
 		if (cls == C_SYNACK && r->verdict == TCPSTATE_V_BAD_ACK &&
 		    rcv_end->state == TCPSTATE_SYN_SENT)
-			f->refused = 1u << rcv;
+			f->pending = (f->pending & ~TCPSTATE_P_REFUSALS) |
+				     TCPSTATE_P_REFUSED(rcv);
 		return;
 	}
-	refusal = cls == C_RST && (f->refused & (1u << snd));
-	f->refused = 0;
+	refusal = cls == C_RST && (f->pending & TCPSTATE_P_REFUSED(snd));
+	f->pending &= ~TCPSTATE_P_REFUSALS;
 
 	was_synced = synchronized(f->end[0].state) &&
 		     synchronized(f->end[1].state);
@@ -848,7 +843,7 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
  */
 static bool fsm_step_fast(struct tcpstate_fsm *f, const struct tcpstate_seg *s)
 {
-	u8 side = side_of_end(f, s->end);
+	u8 side = tcpstate_fsm_side(f, s->end);
 	struct tcpstate_end *e = &f->end[side];
 	u32 end = s->seq + s->len;
 	u8 letter = s->len ? H_DATA : H_ACK;

@@ -117,11 +117,17 @@ struct tcpstate_fsm {
 	u32 rtt_ack_us;		/* SYN/ACK -> ACK, 0 if not measured */
 	u16 seen;		/* history letters already recorded */
 	u8 flags;		/* TCPSTATE_F_* */
-	u8 refused;		/* 1 << side: that end was last sent a SYN/ACK
-				 * it refuses (bad ack or echo); the RST it
-				 * answers with is no abort
-				 */
+	u8 pending;		/* TCPSTATE_P_*: what awaits an answer */
 };
+
+/*
+ * What one end awaits (struct tcpstate_fsm.pending), one bit per side:
+ * REFUSED: that end was last sent a SYN/ACK it refuses (bad ack or echo);
+ * the RST it answers with is no abort.
+ */
+#define TCPSTATE_P_REFUSED(side)	(0x01u << (side))
+#define TCPSTATE_P_REFUSALS		(TCPSTATE_P_REFUSED(TCPSTATE_CLIENT) | \
+					 TCPSTATE_P_REFUSED(TCPSTATE_SERVER))
 
 #define TCPSTATE_FSM_MAX_SIZE	48
 static_assert(sizeof(struct tcpstate_fsm) <= TCPSTATE_FSM_MAX_SIZE,
@@ -228,6 +234,13 @@ u8 tcpstate_tuple_end(const u8 *src, const u8 *dst, unsigned int alen,
 static inline u8 tcpstate_fsm_client_end(const struct tcpstate_fsm *f)
 {
 	return (f->flags & TCPSTATE_F_CLIENT_B) ? 1 : 0;
+}
+
+/* The side (enum tcpstate_side) of tuple end @end: a segment's sender. */
+static inline u8 tcpstate_fsm_side(const struct tcpstate_fsm *f, u8 end)
+{
+	return (end & 1) == tcpstate_fsm_client_end(f) ?
+	       TCPSTATE_CLIENT : TCPSTATE_SERVER;
 }
 
 /* Names and notations shared by /proc, the events and the tools. */
