@@ -906,9 +906,9 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
  * table says "no change" for both and only one check can fail (an ack of
  * what was never sent, left to the full path), so only what the sender
  * has sent and the history are brought up to date.  Keep-alive is left
- * to the full path too: a segment that may be a probe (at most one byte
- * at the sender's next seq - 1: one compare for most segments) and any
- * segment while something is pending (a probe awaits its answer).
+ * to the full path too: any segment while something is pending (a probe
+ * awaits its answer), and an old segment that may be a probe (at most one
+ * byte at the sender's next seq - 1); new data is not even compared.
  * Returns false when the segment needs the full path.
  */
 static bool fsm_step_fast(struct tcpstate_fsm *f, const struct tcpstate_seg *s)
@@ -922,14 +922,17 @@ static bool fsm_step_fast(struct tcpstate_fsm *f, const struct tcpstate_seg *s)
 	    f->end[0].state != TCPSTATE_ESTABLISHED ||
 	    f->end[1].state != TCPSTATE_ESTABLISHED)
 		return false;
-	if (f->pending || (s->seq + 1 == e->nxt && s->len <= 1))
+	if (f->pending)
 		return false;
 	/* acks_unsent(), knowing the segment has ACK and both are synced */
 	if (!(f->flags & TCPSTATE_F_PICKUP) &&
 	    seq_before(f->end[!side].nxt, s->ack))
 		return false;
+	/* new data costs nothing more; an old segment may be a probe */
 	if (seq_before(e->nxt, end))
 		e->nxt = end;
+	else if (s->seq + 1 == e->nxt && s->len <= 1)
+		return false;
 	e->win = s->win;
 	if (!(f->seen & (1u << (letter + side * NR_LETTERS))))
 		history_add(f, side, letter);
