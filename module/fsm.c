@@ -744,8 +744,14 @@ static u32 elapsed(u32 now_us, u32 then_us)
 	return d ? d : 1;
 }
 
-static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
-		     u32 now_us, struct tcpstate_result *r)
+/*
+ * The full path.  Not inlined: inlined, it makes the compiler save and
+ * set up for it in tcpstate_fsm_step() before the fast path has even
+ * looked at the segment.
+ */
+static TCPSTATE_NOINLINE void
+fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s, u32 now_us,
+	 struct tcpstate_result *r)
 {
 	struct tcpstate_end *snd_end, *rcv_end;
 	bool was_synced, was_finished, refusal, probe;
