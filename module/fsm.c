@@ -76,7 +76,7 @@ enum fsm_event {
 				 */
 	EV_SND_RST,		/* it sends an acceptable RST */
 	EV_SND_RST_REFUSAL,	/* it sends a RST that answers a SYN/ACK it
-				 * refused (struct tcpstate_fsm.refused)
+				 * refused (TCPSTATE_P_REFUSED)
 				 */
 	EV_RCV_SYNACK,		/* it is sent a SYN/ACK acking its SYN */
 	EV_RCV_SYNACK_SIM,	/* the same, in a simultaneous open */
@@ -313,12 +313,6 @@ bool tcpstate_fsm_finished(const struct tcpstate_fsm *f)
 	       ended(f->end[0].state) && ended(f->end[1].state);
 }
 
-static u8 side_of_end(const struct tcpstate_fsm *f, u8 end)
-{
-	return (end & 1) == tcpstate_fsm_client_end(f) ?
-	       TCPSTATE_CLIENT : TCPSTATE_SERVER;
-}
-
 static bool synchronized(u8 state)
 {
 	return state >= TCPSTATE_ESTABLISHED;
@@ -390,25 +384,26 @@ static void history_add(struct tcpstate_fsm *f, u8 side, u8 letter)
 	f->seen |= bit;
 }
 
-static void history_note(struct tcpstate_fsm *f, u8 side, u8 cls,
-			 const struct tcpstate_seg *s, bool retrans)
+/* @len: the payload that counts as data (a keep-alive's byte does not) */
+static void history_note(struct tcpstate_fsm *f, u8 side, u8 cls, u32 len,
+			 bool retrans)
 {
 	switch (cls) {
 	case C_SYN:
 		history_add(f, side, H_SYN);
-		if (s->len)	/* TCP Fast Open */
+		if (len)	/* TCP Fast Open */
 			history_add(f, side, H_DATA);
 		break;
 	case C_SYNACK:
 		history_add(f, side, H_SYNACK);
-		if (s->len)
+		if (len)
 			history_add(f, side, H_DATA);
 		break;
 	case C_ACK:
-		history_add(f, side, s->len ? H_DATA : H_ACK);
+		history_add(f, side, len ? H_DATA : H_ACK);
 		break;
 	case C_FIN:
-		if (s->len)
+		if (len)
 			history_add(f, side, H_DATA);
 		history_add(f, side, H_FIN);
 		break;
@@ -565,6 +560,58 @@ static u8 fsm_check(const struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 	return TCPSTATE_V_OK;
 }
 
+/*
+ * The states an end sends keep-alive probes in.  Linux's
+ * tcp_keepalive_timer() probes only when nothing it sent is unacked, so
+ * never with its FIN in flight (FIN_WAIT_1, CLOSING, LAST_ACK), nor before
+ * the handshake is done; ESTABLISHED, CLOSE_WAIT and a FIN_WAIT_2 whose
+ * socket is still open are left.  The peer must still hold the connection:
+ * synchronized, and not in TIME_WAIT.
+ */
+#define KA_STATES	((1u << TCPSTATE_ESTABLISHED) |			\
+			 (1u << TCPSTATE_FIN_WAIT_2) |			\
+			 (1u << TCPSTATE_CLOSE_WAIT))
+
+/*
+ * A keep-alive probe, from its header and the two ends (fsm.h,
+ * TCPSTATE_N_KA_PROBE): an ACK of at most one byte that starts one below
+ * what the sender is to send next, so that it carries nothing new.
+ */
+static bool ka_probe(const struct tcpstate_seg *s, u8 cls,
+		     const struct tcpstate_end *snd,
+		     const struct tcpstate_end *rcv)
+{
+	return cls == C_ACK && s->len <= 1 && s->seq + 1 == snd->nxt &&
+	       ((1u << snd->state) & KA_STATES) &&
+	       synchronized(rcv->state) && rcv->state != TCPSTATE_TIME_WAIT;
+}
+
+/*
+ * The answer to an outstanding probe of the receiver (TCPSTATE_N_KA_ACK):
+ * a pure ACK that repeats what the sender said last, nothing sent, all of
+ * the prober's segments acked, the same window.
+ */
+static bool ka_answer(const struct tcpstate_seg *s, u8 cls,
+		      const struct tcpstate_end *snd,
+		      const struct tcpstate_end *rcv)
+{
+	return cls == C_ACK && !s->len && s->seq == snd->nxt &&
+	       s->ack == rcv->nxt && s->win && s->win == snd->win;
+}
+
+/*
+ * A RST from @snd closes the connection: what it says about keep-alive,
+ * given the probes that were outstanding (@probing, TCPSTATE_P_PROBE).
+ */
+static u16 ka_reset(u8 probing, u8 snd)
+{
+	if (probing & TCPSTATE_P_PROBE(snd))
+		return TCPSTATE_N_KA_GAVEUP;
+	if (probing & TCPSTATE_P_PROBE(!snd))
+		return TCPSTATE_N_KA_RESET;
+	return 0;
+}
+
 /* Track what the sender has sent: its ISN, next seq and window. */
 static void track_sender(struct tcpstate_end *e, const struct tcpstate_seg *s,
 			 u8 cls)
@@ -655,7 +702,7 @@ static bool fsm_start(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 	f->flags |= TCPSTATE_F_STARTED;
 	if (sender_is_client == !!(s->end & 1))
 		f->flags |= TCPSTATE_F_CLIENT_B;
-	snd = side_of_end(f, s->end);
+	snd = tcpstate_fsm_side(f, s->end);
 	rcv = !snd;
 
 	if (cls == C_SYNACK) {
@@ -697,12 +744,18 @@ static u32 elapsed(u32 now_us, u32 then_us)
 	return d ? d : 1;
 }
 
-static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
-		     u32 now_us, struct tcpstate_result *r)
+/*
+ * The full path.  Not inlined: inlined, it makes the compiler save and
+ * set up for it in tcpstate_fsm_step() before the fast path has even
+ * looked at the segment.
+ */
+static TCPSTATE_NOINLINE void
+fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s, u32 now_us,
+	 struct tcpstate_result *r)
 {
 	struct tcpstate_end *snd_end, *rcv_end;
-	bool was_synced, was_finished, refusal;
-	u8 cls, snd, rcv, ev, cell, old_snd, old_rcv;
+	bool was_synced, was_finished, refusal, probe;
+	u8 cls, snd, rcv, ev, cell, old_snd, old_rcv, probing;
 
 	cls = seg_class_of[s->flags & 0x3f];
 
@@ -717,21 +770,23 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		fsm_new_generation(f, s, now_us, r);
 	}
 
-	snd = side_of_end(f, s->end);
+	snd = tcpstate_fsm_side(f, s->end);
 	rcv = !snd;
 	snd_end = &f->end[snd];
 	rcv_end = &f->end[rcv];
-	history_note(f, snd, cls, s, false);
+	probe = ka_probe(s, cls, snd_end, rcv_end);
+	history_note(f, snd, cls, probe ? 0 : s->len, false);
 
 	r->verdict = fsm_check(f, s, cls, snd_end, rcv_end);
 	if (r->verdict != TCPSTATE_V_OK) {
 		if (cls == C_SYNACK && r->verdict == TCPSTATE_V_BAD_ACK &&
 		    rcv_end->state == TCPSTATE_SYN_SENT)
-			f->refused = 1u << rcv;
+			f->pending = (f->pending & ~TCPSTATE_P_REFUSALS) |
+				     TCPSTATE_P_REFUSED(rcv);
 		return;
 	}
-	refusal = cls == C_RST && (f->refused & (1u << snd));
-	f->refused = 0;
+	refusal = cls == C_RST && (f->pending & TCPSTATE_P_REFUSED(snd));
+	f->pending &= ~TCPSTATE_P_REFUSALS;
 
 	was_synced = synchronized(f->end[0].state) &&
 		     synchronized(f->end[1].state);
@@ -751,6 +806,19 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		r->verdict = TCPSTATE_V_UNEXPECTED;
 		return;
 	}
+	/*
+	 * Keep-alive: whatever the machine takes ends the wait for an answer
+	 * (from the prober it is news, from the peer a sign of life); a probe
+	 * starts one.  The rest of the step treats a probe as the ACK it is:
+	 * its byte is below the sender's next seq, which it leaves alone.
+	 */
+	probing = f->pending;
+	f->pending = probe ? TCPSTATE_P_PROBE(snd) : 0;
+	if (probe)
+		r->notes |= TCPSTATE_N_KA_PROBE;
+	else if ((probing & TCPSTATE_P_PROBE(rcv)) &&
+		 ka_answer(s, cls, snd_end, rcv_end))
+		r->notes |= TCPSTATE_N_KA_ACK;
 	track_sender(snd_end, s, cls);
 	fsm_apply(f, r, snd, ev, now_us);
 	/* The listener keeps the SYNs' TSvals for the SYN/ACK's check. */
@@ -822,7 +890,7 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		    old_rcv == TCPSTATE_SYN_SENT)
 			r->notes |= TCPSTATE_N_REFUSED;
 		else if (r->nr)
-			r->notes |= TCPSTATE_N_RESET;
+			r->notes |= TCPSTATE_N_RESET | ka_reset(probing, snd);
 		if (!refusal)
 			f->flags |= TCPSTATE_F_RESET;
 	}
@@ -836,19 +904,22 @@ static void fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 	if (!was_finished && tcpstate_fsm_finished(f))
 		r->notes |= TCPSTATE_N_FINISHED;
 	if (r->verdict == TCPSTATE_V_RETRANS)
-		history_note(f, snd, C_INVALID, s, true);
+		history_note(f, snd, C_INVALID, 0, true);
 }
 
 /*
  * Most segments are data or ACKs between two ESTABLISHED ends.  There the
  * table says "no change" for both and only one check can fail (an ack of
  * what was never sent, left to the full path), so only what the sender
- * has sent and the history are brought up to date.  Returns false when
- * the segment needs the full path.
+ * has sent and the history are brought up to date.  Keep-alive is left
+ * to the full path too: any segment while something is pending (a probe
+ * awaits its answer), and an old segment that may be a probe (at most one
+ * byte at the sender's next seq - 1); new data is not even compared.
+ * Returns false when the segment needs the full path.
  */
 static bool fsm_step_fast(struct tcpstate_fsm *f, const struct tcpstate_seg *s)
 {
-	u8 side = side_of_end(f, s->end);
+	u8 side = tcpstate_fsm_side(f, s->end);
 	struct tcpstate_end *e = &f->end[side];
 	u32 end = s->seq + s->len;
 	u8 letter = s->len ? H_DATA : H_ACK;
@@ -857,12 +928,17 @@ static bool fsm_step_fast(struct tcpstate_fsm *f, const struct tcpstate_seg *s)
 	    f->end[0].state != TCPSTATE_ESTABLISHED ||
 	    f->end[1].state != TCPSTATE_ESTABLISHED)
 		return false;
+	if (f->pending)
+		return false;
 	/* acks_unsent(), knowing the segment has ACK and both are synced */
 	if (!(f->flags & TCPSTATE_F_PICKUP) &&
 	    seq_before(f->end[!side].nxt, s->ack))
 		return false;
+	/* new data costs nothing more; an old segment may be a probe */
 	if (seq_before(e->nxt, end))
 		e->nxt = end;
+	else if (s->seq + 1 == e->nxt && s->len <= 1)
+		return false;
 	e->win = s->win;
 	if (!(f->seen & (1u << (letter + side * NR_LETTERS))))
 		history_add(f, side, letter);

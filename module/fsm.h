@@ -117,11 +117,20 @@ struct tcpstate_fsm {
 	u32 rtt_ack_us;		/* SYN/ACK -> ACK, 0 if not measured */
 	u16 seen;		/* history letters already recorded */
 	u8 flags;		/* TCPSTATE_F_* */
-	u8 refused;		/* 1 << side: that end was last sent a SYN/ACK
-				 * it refuses (bad ack or echo); the RST it
-				 * answers with is no abort
-				 */
+	u8 pending;		/* TCPSTATE_P_*: what awaits an answer */
 };
+
+/*
+ * What one end awaits (struct tcpstate_fsm.pending), one bit per side:
+ * REFUSED: that end was last sent a SYN/ACK it refuses (bad ack or echo);
+ * the RST it answers with is no abort.
+ * PROBE: that end's last segment was a keep-alive probe (see
+ * TCPSTATE_N_KA_PROBE) and nothing has come since, from either end.
+ */
+#define TCPSTATE_P_REFUSED(side)	(0x01u << (side))
+#define TCPSTATE_P_PROBE(side)		(0x04u << (side))
+#define TCPSTATE_P_REFUSALS		(TCPSTATE_P_REFUSED(TCPSTATE_CLIENT) | \
+					 TCPSTATE_P_REFUSED(TCPSTATE_SERVER))
 
 #define TCPSTATE_FSM_MAX_SIZE	48
 static_assert(sizeof(struct tcpstate_fsm) <= TCPSTATE_FSM_MAX_SIZE,
@@ -156,6 +165,39 @@ enum tcpstate_verdict {
 #define TCPSTATE_N_PICKUP	0x0020	/* flow picked up mid-stream */
 #define TCPSTATE_N_NEWGEN	0x0040	/* a SYN restarted a finished flow */
 #define TCPSTATE_N_FINISHED	0x0080	/* both ends are now CLOSED */
+/*
+ * TCP keep-alive, with the rules of Wireshark's "TCP Keep-Alive" and "TCP
+ * Keep-Alive ACK" analysis.  Each note is about the segment's sender (the
+ * caller knows it: tcpstate_fsm_side(f, seg->end), read after the step).
+ *
+ * KA_PROBE: the sender probes.  Only an ACK without SYN, FIN or RST, with 0
+ * or 1 byte of payload and seq one below the sender's next seq, from an end
+ * in ESTABLISHED, FIN_WAIT_2 or CLOSE_WAIT to one in a synchronized state
+ * other than TIME_WAIT.  The byte, if any, is no data: neither the next seq
+ * nor the history's D take it.  A retransmission of exactly the last byte
+ * sent looks the same and is taken as a probe too, as Wireshark takes it.
+ * The probe is then outstanding until the next segment the machine accepts.
+ *
+ * KA_ACK: the sender answers the peer's outstanding probe: an ACK with no
+ * payload, no SYN, FIN or RST, with seq its own next seq, ack the prober's
+ * next seq, and a window that is not 0 and the same as the sender's last
+ * one.  Any other segment the machine accepts, from either end, ends the
+ * wait unanswered; a probe from either end starts a new one, so one probe
+ * at most is outstanding.
+ *
+ * KA_RESET and KA_GAVEUP come with TCPSTATE_N_RESET, on a RST that closes
+ * the connection while a probe is outstanding:
+ * KA_RESET: the RST comes from the probed end: the peer lost the
+ * connection (it crashed and rebooted, or its socket is gone) and answers
+ * the probe with a reset.  The prober is the segment's receiver.
+ * KA_GAVEUP: the RST comes from the prober itself, its probe unanswered:
+ * it gave up on a peer that is gone (Linux: tcp_keepalive_timer() after
+ * tcp_keepalive_probes probes).  The prober is the segment's sender.
+ */
+#define TCPSTATE_N_KA_PROBE	0x0100	/* a keep-alive probe */
+#define TCPSTATE_N_KA_ACK	0x0200	/* the answer to the peer's probe */
+#define TCPSTATE_N_KA_RESET	0x0400	/* the probed peer reset */
+#define TCPSTATE_N_KA_GAVEUP	0x0800	/* the prober reset, unanswered */
 
 /* At most this many state changes come from one segment. */
 #define TCPSTATE_MAX_TRANS	6
@@ -228,6 +270,13 @@ u8 tcpstate_tuple_end(const u8 *src, const u8 *dst, unsigned int alen,
 static inline u8 tcpstate_fsm_client_end(const struct tcpstate_fsm *f)
 {
 	return (f->flags & TCPSTATE_F_CLIENT_B) ? 1 : 0;
+}
+
+/* The side (enum tcpstate_side) of tuple end @end: a segment's sender. */
+static inline u8 tcpstate_fsm_side(const struct tcpstate_fsm *f, u8 end)
+{
+	return (end & 1) == tcpstate_fsm_client_end(f) ?
+	       TCPSTATE_CLIENT : TCPSTATE_SERVER;
 }
 
 /* Names and notations shared by /proc, the events and the tools. */

@@ -25,7 +25,7 @@ static u32 near(u32 base, u8 how, u32 rnd)
 {
 	switch (how & 3) {
 	case 0: return base;
-	case 1: return base + 1;
+	case 1: return rnd & 0x80000000u ? base - 1 : base + 1;	/* probes */
 	case 2: return base + (rnd & 0xff) - 0x80;
 	default: return rnd;
 	}
@@ -74,6 +74,20 @@ static void check_result(const struct tcpstate_fsm *before,
 			fuzz_assert(tcpstate_fsm_client_end(f) ==
 				    tcpstate_fsm_client_end(before));
 	}
+	/* keep-alive: notes that exclude each other, one probe waiting */
+	if (r->notes & (TCPSTATE_N_KA_RESET | TCPSTATE_N_KA_GAVEUP))
+		fuzz_assert(r->notes & TCPSTATE_N_RESET);
+	fuzz_assert(!((r->notes & TCPSTATE_N_KA_RESET) &&
+		      (r->notes & TCPSTATE_N_KA_GAVEUP)));
+	fuzz_assert(!((r->notes & TCPSTATE_N_KA_PROBE) &&
+		      (r->notes & TCPSTATE_N_KA_ACK)));
+	if (r->notes & (TCPSTATE_N_KA_PROBE | TCPSTATE_N_KA_ACK))
+		fuzz_assert(r->verdict == TCPSTATE_V_OK);
+	fuzz_assert((f->pending & (TCPSTATE_P_PROBE(0) | TCPSTATE_P_PROBE(1))) !=
+		    (TCPSTATE_P_PROBE(0) | TCPSTATE_P_PROBE(1)));
+	if (r->notes & TCPSTATE_N_KA_PROBE)
+		for (i = 0; i < 2; i++)
+			fuzz_assert(f->end[i].nxt == before->end[i].nxt);
 	if (tcpstate_fsm_finished(f)) {
 		fuzz_assert(f->end[0].state <= TCPSTATE_LISTEN);
 		fuzz_assert(f->end[1].state <= TCPSTATE_LISTEN);
@@ -89,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tcpstate_fsm f, before;
-	struct tcpstate_result r;
+	struct tcpstate_result r, rs;
 	u32 now = 0;
 
 	/* The whole input as a SYN's option list (up to the 40 bytes a
@@ -156,6 +170,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			};
 			tcpstate_fsm_step(&f, &s, now, &r);
 			check_result(&before, &f, &r, true);
+			/* the full path alone ends the same (no fast path) */
+			rs = (struct tcpstate_result){ 0 };
+			fsm_step(&before, &s, now, &rs);
+			fuzz_assert(!memcmp(&before, &f, sizeof(f)));
+			fuzz_assert(rs.verdict == r.verdict &&
+				    rs.notes == r.notes && rs.nr == r.nr);
+			fuzz_assert(!memcmp(rs.trans, r.trans,
+					    r.nr * sizeof(r.trans[0])));
 		}
 		data += 12;
 		size -= 12;

@@ -1214,6 +1214,391 @@ TEST(tuple_end_lower_address_then_lower_port)
 	CHECK_EQ(tcpstate_tuple_end(a6, a6, 16, 5000, 5000), 0);
 }
 
+/*
+ * TCP keep-alive (issue 13, item 1), on the seed connection after its
+ * data: the client's next seq is C_FIN_SEQ, the server's S_FIN_SEQ.
+ */
+#define KA_NOTES	(TCPSTATE_N_KA_PROBE | TCPSTATE_N_KA_ACK | \
+			 TCPSTATE_N_KA_RESET | TCPSTATE_N_KA_GAVEUP)
+
+TEST(keepalive_probe_and_answer_both_directions)
+{
+	established_with_data();
+	/* the client probes: seq one below its next, no payload */
+	CHECK_STR(seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_OK);
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
+	CHECK_EQ(F.pending, TCPSTATE_P_PROBE(TCPSTATE_CLIENT));
+	CHECK_EQ(F.end[TCPSTATE_CLIENT].nxt, C_FIN_SEQ);
+	/* the server answers: its next seq, acking all the client sent */
+	CHECK_STR(seg(1, ".", S_FIN_SEQ, C_FIN_SEQ, 0), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_OK);
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_ACK);
+	CHECK_EQ(F.pending, 0);
+	/* the same ACK again answers nothing */
+	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ, 0);
+	CHECK_EQ(R.notes, 0);
+
+	/* the server probes, the client answers */
+	seg(1, ".", S_FIN_SEQ - 1, C_FIN_SEQ, 0);
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
+	CHECK_EQ(F.pending, TCPSTATE_P_PROBE(TCPSTATE_SERVER));
+	seg(0, ".", C_FIN_SEQ, S_FIN_SEQ, 0);
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_ACK);
+	CHECK_EQ(F.pending, 0);
+	CHECK_EQ(cstate(), TCPSTATE_ESTABLISHED);
+	CHECK_EQ(sstate(), TCPSTATE_ESTABLISHED);
+	CHECK_EQ(F.end[TCPSTATE_CLIENT].nxt, C_FIN_SEQ);
+	CHECK_EQ(F.end[TCPSTATE_SERVER].nxt, S_FIN_SEQ);
+	/* the caller tells the prober by the sender's side */
+	CHECK_EQ(tcpstate_fsm_side(&F, 1), TCPSTATE_SERVER);
+}
+
+TEST(keepalive_one_byte_probe_is_no_data)
+{
+	handshake();
+	CHECK_STR(history(), "ShA");
+	/* one byte of garbage at the client's next seq - 1 */
+	CHECK_STR(seg(0, ".", C_ISN, S_ISN + 1, 1), "");
+	CHECK_EQ(R.verdict, TCPSTATE_V_OK);
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
+	CHECK_EQ(F.end[TCPSTATE_CLIENT].nxt, C_ISN + 1);
+	CHECK_STR(history(), "ShA");
+	/* the answer acks the client's next seq, not past the byte */
+	seg(1, ".", S_ISN + 1, C_ISN + 1, 0);
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_ACK);
+	CHECK_STR(history(), "ShAa");
+	/* and the same from the server, after data both ways */
+	established_with_data();
+	seg(1, "P.", S_FIN_SEQ - 1, C_FIN_SEQ, 1);
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
+	CHECK_EQ(F.end[TCPSTATE_SERVER].nxt, S_FIN_SEQ);
+	seg(0, ".", C_FIN_SEQ, S_FIN_SEQ, 0);
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_ACK);
+	/* two bytes, or a byte at the next seq, are data */
+	seg(0, "P.", C_FIN_SEQ - 1, S_FIN_SEQ, 2);
+	CHECK_EQ(R.notes, 0);
+	CHECK_EQ(F.end[TCPSTATE_CLIENT].nxt, C_FIN_SEQ + 1);
+	seg(0, "P.", C_FIN_SEQ + 1, S_FIN_SEQ, 1);
+	CHECK_EQ(R.notes, 0);
+	CHECK_EQ(F.end[TCPSTATE_CLIENT].nxt, C_FIN_SEQ + 2);
+}
+
+/* Wireshark's rule, and ours: the last byte alone again is a probe. */
+TEST(keepalive_last_byte_retransmission_counts_as_a_probe)
+{
+	established_with_data();
+	seg(0, "P.", C_FIN_SEQ, S_FIN_SEQ, 10);
+	CHECK_EQ(R.notes, 0);
+	seg(0, "P.", C_FIN_SEQ + 9, S_FIN_SEQ, 1);
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
+	CHECK_EQ(R.verdict, TCPSTATE_V_OK);
+	/* the last two bytes, or the whole segment, are not */
+	seg(0, "P.", C_FIN_SEQ + 8, S_FIN_SEQ, 2);
+	CHECK_EQ(R.notes, 0);
+	seg(0, "P.", C_FIN_SEQ, S_FIN_SEQ, 10);
+	CHECK_EQ(R.notes, 0);
+	CHECK_EQ(F.end[TCPSTATE_CLIENT].nxt, C_FIN_SEQ + 10);
+}
+
+TEST(keepalive_answer_must_repeat_the_window)
+{
+	established_with_data();
+	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
+	WIN = 1000;		/* a window update: alive, but no KA ACK */
+	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ, 0);
+	CHECK_EQ(R.notes, 0);
+	CHECK_EQ(F.pending, 0);
+	/* a zero window (the probe may be a zero-window probe) */
+	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
+	WIN = 0;
+	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ, 0);
+	CHECK_EQ(R.notes, 0);
+	/* an answer that acks less than the prober sent is none */
+	WIN = 1000;
+	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
+	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ - 1, 0);
+	CHECK_EQ(R.notes, 0);
+}
+
+/* The peer is gone: probes go unanswered, then the prober resets. */
+TEST(keepalive_unanswered_then_rst_from_the_prober_gave_up)
+{
+	int i;
+
+	established_with_data();
+	for (i = 0; i < 9; i++) {
+		seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
+		CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
+	}
+	/* tcp_send_active_reset(): seq is the next one, with ACK */
+	CHECK_STR(seg(0, "R.", C_FIN_SEQ, S_FIN_SEQ, 0),
+		  "client ESTABLISHED>CLOSED, server ESTABLISHED>CLOSED");
+	CHECK_EQ(R.notes, TCPSTATE_N_RESET | TCPSTATE_N_KA_GAVEUP |
+			  TCPSTATE_N_FINISHED);
+	CHECK_EQ(F.pending, 0);
+
+	/* the same from the server */
+	established_with_data();
+	seg(1, ".", S_FIN_SEQ - 1, C_FIN_SEQ, 0);
+	seg(1, ".", S_FIN_SEQ - 1, C_FIN_SEQ, 0);
+	seg(1, "R.", S_FIN_SEQ, C_FIN_SEQ, 0);
+	CHECK(R.notes & TCPSTATE_N_RESET);
+	CHECK_EQ(R.notes & KA_NOTES, TCPSTATE_N_KA_GAVEUP);
+}
+
+/* The peer rebooted: it answers the probe with a RST (seq = probe's ack). */
+TEST(keepalive_answered_by_rst_from_the_peer)
+{
+	established_with_data();
+	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
+	CHECK_STR(seg(1, "R", S_FIN_SEQ, 0, 0),
+		  "server ESTABLISHED>CLOSED, client ESTABLISHED>CLOSED");
+	CHECK_EQ(R.notes & KA_NOTES, TCPSTATE_N_KA_RESET);
+	CHECK(R.notes & TCPSTATE_N_RESET);
+	CHECK_EQ(F.pending, 0);
+
+	/* the server probed, the client resets */
+	established_with_data();
+	seg(1, ".", S_FIN_SEQ - 1, C_FIN_SEQ, 1);
+	seg(0, "R", C_FIN_SEQ, 0, 0);
+	CHECK(R.notes & TCPSTATE_N_RESET);
+	CHECK_EQ(R.notes & KA_NOTES, TCPSTATE_N_KA_RESET);
+
+	/* a RST out of the window changes nothing, the probe still waits */
+	established_with_data();
+	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
+	seg(1, "R", S_FIN_SEQ + 1000000, 0, 0);
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_RST);
+	CHECK_EQ(R.notes, 0);
+	CHECK_EQ(F.pending, TCPSTATE_P_PROBE(TCPSTATE_CLIENT));
+	seg(1, "R", S_FIN_SEQ, 0, 0);
+	CHECK_EQ(R.notes & KA_NOTES, TCPSTATE_N_KA_RESET);
+}
+
+TEST(keepalive_no_note_on_an_ordinary_rst)
+{
+	int from;
+
+	for (from = 0; from < 2; from++) {
+		established_with_data();
+		seg(from, "R.", from ? S_FIN_SEQ : C_FIN_SEQ,
+		    from ? C_FIN_SEQ : S_FIN_SEQ, 0);
+		CHECK(R.notes & TCPSTATE_N_RESET);
+		CHECK_EQ(R.notes & KA_NOTES, 0);
+		/* nor after a probe that was answered */
+		established_with_data();
+		seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
+		seg(1, ".", S_FIN_SEQ, C_FIN_SEQ, 0);
+		CHECK_EQ(R.notes, TCPSTATE_N_KA_ACK);
+		seg(from, "R.", from ? S_FIN_SEQ : C_FIN_SEQ,
+		    from ? C_FIN_SEQ : S_FIN_SEQ, 0);
+		CHECK(R.notes & TCPSTATE_N_RESET);
+		CHECK_EQ(R.notes & KA_NOTES, 0);
+	}
+}
+
+TEST(keepalive_data_after_a_probe_ends_the_wait)
+{
+	/* the prober sends data: no longer idle */
+	established_with_data();
+	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
+	seg(0, "P.", C_FIN_SEQ, S_FIN_SEQ, 10);
+	CHECK_EQ(R.notes, 0);
+	CHECK_EQ(F.pending, 0);
+	CHECK_EQ(F.end[TCPSTATE_CLIENT].nxt, C_FIN_SEQ + 10);
+	/* the server's pure ACK then answers nothing */
+	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ + 10, 0);
+	CHECK_EQ(R.notes, 0);
+	seg(0, "R.", C_FIN_SEQ + 10, S_FIN_SEQ, 0);
+	CHECK_EQ(R.notes & KA_NOTES, 0);
+
+	/* the peer sends data: alive */
+	established_with_data();
+	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
+	seg(1, "P.", S_FIN_SEQ, C_FIN_SEQ, 20);
+	CHECK_EQ(R.notes, 0);
+	CHECK_EQ(F.pending, 0);
+	seg(0, "R.", C_FIN_SEQ, S_FIN_SEQ + 20, 0);
+	CHECK(R.notes & TCPSTATE_N_RESET);
+	CHECK_EQ(R.notes & KA_NOTES, 0);
+
+	/* a probe from the other end ends the wait too, and starts its own */
+	established_with_data();
+	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
+	seg(1, ".", S_FIN_SEQ - 1, C_FIN_SEQ, 0);
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
+	CHECK_EQ(F.pending, TCPSTATE_P_PROBE(TCPSTATE_SERVER));
+}
+
+TEST(keepalive_in_close_wait_and_fin_wait_2)
+{
+	established_with_data();
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
+	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ + 1, 0);
+	CHECK_EQ(cstate(), TCPSTATE_FIN_WAIT_2);
+	CHECK_EQ(sstate(), TCPSTATE_CLOSE_WAIT);
+	/* the FIN_WAIT_2 end probes one below its FIN's end: the FIN's seq */
+	CHECK_STR(seg(0, ".", C_FIN_SEQ, S_FIN_SEQ, 0), "");
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
+	CHECK_STR(seg(1, ".", S_FIN_SEQ, C_FIN_SEQ + 1, 0), "");
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_ACK);
+	/* the CLOSE_WAIT end too */
+	CHECK_STR(seg(1, ".", S_FIN_SEQ - 1, C_FIN_SEQ + 1, 0), "");
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
+	CHECK_STR(seg(0, ".", C_FIN_SEQ + 1, S_FIN_SEQ, 0), "");
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_ACK);
+	CHECK_EQ(cstate(), TCPSTATE_FIN_WAIT_2);
+	CHECK_EQ(sstate(), TCPSTATE_CLOSE_WAIT);
+	/* unanswered, then the CLOSE_WAIT end gives up */
+	seg(1, ".", S_FIN_SEQ - 1, C_FIN_SEQ + 1, 0);
+	seg(1, "R.", S_FIN_SEQ, C_FIN_SEQ + 1, 0);
+	CHECK_EQ(R.notes & KA_NOTES, TCPSTATE_N_KA_GAVEUP);
+	CHECK_EQ(cstate(), TCPSTATE_CLOSED);
+	CHECK_EQ(sstate(), TCPSTATE_CLOSED);
+}
+
+TEST(keepalive_only_between_synchronized_ends)
+{
+	/* SYN_SENT: an ACK one below the next seq is no probe */
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	seg(0, ".", C_ISN, 0, 0);
+	CHECK_EQ(R.notes & KA_NOTES, 0);
+	CHECK_EQ(F.pending, 0);
+	/* SYN_RCVD (third ACK lost): neither its probe nor one to it */
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	seg(1, "S.", S_ISN, C_ISN + 1, 0);
+	seg(1, ".", S_ISN, C_ISN + 1, 0);
+	CHECK_EQ(R.notes & KA_NOTES, 0);
+	CHECK_EQ(sstate(), TCPSTATE_SYN_RCVD);
+	seg(0, ".", C_ISN, S_ISN + 1, 0);
+	CHECK_EQ(R.notes & KA_NOTES, 0);
+	CHECK_EQ(F.pending, 0);
+	/* FIN_WAIT_1: its FIN is unacked; an ACK at the FIN's seq is none */
+	established_with_data();
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
+	CHECK_EQ(cstate(), TCPSTATE_FIN_WAIT_1);
+	seg(0, ".", C_FIN_SEQ, S_FIN_SEQ, 0);
+	CHECK_EQ(R.notes & KA_NOTES, 0);
+	/* LAST_ACK likewise, and nothing to a TIME_WAIT end */
+	seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0);
+	CHECK_EQ(sstate(), TCPSTATE_LAST_ACK);
+	CHECK_EQ(cstate(), TCPSTATE_TIME_WAIT);
+	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ + 1, 0);
+	CHECK_EQ(R.notes & KA_NOTES, 0);
+	CHECK_EQ(F.pending, 0);
+	/* a probe that acks what was never sent is dropped, no probe */
+	established_with_data();
+	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ + 5, 0);
+	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
+	CHECK_EQ(R.notes, 0);
+	CHECK_EQ(F.pending, 0);
+}
+
+/*
+ * The fast path and the full one, segment by segment: the same machine
+ * and the same result, keep-alive or not.
+ */
+TEST(keepalive_fast_path_and_full_path_agree)
+{
+	enum { P = TCPSTATE_N_KA_PROBE, A = TCPSTATE_N_KA_ACK,
+	       X = TCPSTATE_N_KA_RESET | TCPSTATE_N_RESET | TCPSTATE_N_FINISHED };
+	static const struct { u8 end; const char *flags; s32 seq, ack;
+			      u32 len; u16 win; u16 notes; } script[] = {
+		{ 0, "P.", 0, 0, 100, 500, 0 },		/* data */
+		{ 1, ".", 0, 100, 0, 600, 0 },		/* its ACK */
+		{ 0, ".", 99, 0, 0, 500, P },		/* probe, 0 bytes */
+		{ 1, ".", 0, 100, 0, 600, A },		/* KA ACK */
+		{ 0, ".", 99, 0, 1, 500, P },		/* probe, 1 byte */
+		{ 0, ".", 99, 0, 1, 500, P },		/* again */
+		{ 1, ".", 0, 100, 0, 600, A },		/* KA ACK */
+		{ 1, ".", 0, 100, 0, 600, 0 },		/* a plain ACK */
+		{ 1, ".", -1, 100, 0, 600, P },		/* server probe */
+		{ 0, "P.", 100, 0, 50, 500, 0 },	/* data, no answer */
+		{ 1, ".", 0, 150, 0, 700, 0 },		/* window update */
+		{ 0, "P.", 149, 0, 1, 500, P },		/* last byte again */
+		{ 0, "P.", 148, 0, 2, 500, 0 },		/* two: retransmitted */
+		{ 1, "P.", 0, 150, 10, 700, 0 },	/* data */
+		{ 0, ".", 149, 10, 0, 500, P },		/* probe */
+		{ 1, ".", 10, 150, 0, 0, 0 },		/* zero window */
+		{ 0, ".", 150, 9999, 0, 500, 0 },	/* acks unsent */
+		{ 0, ".", 149, 10, 0, 500, P },		/* probe */
+		{ 1, "R", 10, 0, 0, 0, X },		/* the peer resets */
+	};
+	struct tcpstate_fsm slow;
+	struct tcpstate_result rs;
+	unsigned int i;
+
+	established_with_data();
+	slow = F;
+	for (i = 0; i < ARRAY_SIZE(script); i++) {
+		u32 cbase = C_FIN_SEQ, sbase = S_FIN_SEQ;
+		struct tcpstate_seg s = {
+			.len = script[i].len,
+			.sport = script[i].end ? S_PORT : C_PORT,
+			.dport = script[i].end ? C_PORT : S_PORT,
+			.win = script[i].win,
+			.flags = parse_flags(script[i].flags),
+			.wscale = TCPSTATE_WSCALE_NONE, .end = script[i].end,
+		};
+
+		s.seq = (script[i].end ? sbase : cbase) + script[i].seq;
+		s.ack = (script[i].end ? cbase : sbase) + script[i].ack;
+		NOW += MS;
+		tcpstate_fsm_step(&F, &s, NOW, &R);
+		rs = (struct tcpstate_result){ .verdict = TCPSTATE_V_OK };
+		fsm_step(&slow, &s, NOW, &rs);
+		if (memcmp(&F, &slow, sizeof(F)) || R.verdict != rs.verdict ||
+		    R.notes != rs.notes || R.nr != rs.nr ||
+		    memcmp(R.trans, rs.trans, R.nr * sizeof(R.trans[0]))) {
+			fprintf(stderr, "  segment %u: paths differ\n", i);
+			CHECK(0);
+		}
+		if (R.notes != script[i].notes)
+			fprintf(stderr, "  segment %u: notes\n", i);
+		CHECK_EQ(R.notes, script[i].notes);
+	}
+	CHECK_EQ(R.notes & KA_NOTES, TCPSTATE_N_KA_RESET);
+	CHECK_EQ(cstate(), TCPSTATE_CLOSED);
+}
+
+/* What the fast path leaves to the full one: probe shapes, and a wait. */
+TEST(keepalive_fast_path_takes_all_but_probes_and_answers)
+{
+	struct tcpstate_seg s = {
+		.seq = C_FIN_SEQ, .ack = S_FIN_SEQ, .len = 10,
+		.sport = C_PORT, .dport = S_PORT, .win = WIN,
+		.flags = TCPSTATE_TCP_ACK, .wscale = TCPSTATE_WSCALE_NONE,
+	};
+
+	established_with_data();
+	CHECK(fsm_step_fast(&F, &s));		/* data */
+	s.seq = C_FIN_SEQ + 10 - 2;
+	s.len = 2;
+	CHECK(fsm_step_fast(&F, &s));		/* a retransmission */
+	s.seq = C_FIN_SEQ + 10 - 1;
+	s.len = 1;
+	CHECK(!fsm_step_fast(&F, &s));		/* may be a probe */
+	s.len = 0;
+	CHECK(!fsm_step_fast(&F, &s));
+	CHECK_EQ(F.end[TCPSTATE_CLIENT].nxt, C_FIN_SEQ + 10);
+	seg(0, ".", C_FIN_SEQ + 9, S_FIN_SEQ, 0);
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
+	/* while the probe waits, everything takes the full path */
+	s = (struct tcpstate_seg){
+		.seq = S_FIN_SEQ, .ack = C_FIN_SEQ + 10, .sport = S_PORT,
+		.dport = C_PORT, .win = WIN, .flags = TCPSTATE_TCP_ACK,
+		.wscale = TCPSTATE_WSCALE_NONE, .end = 1,
+	};
+	CHECK(!fsm_step_fast(&F, &s));
+	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ + 10, 0);
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_ACK);
+	CHECK(fsm_step_fast(&F, &s));
+}
+
 int main(int argc, char **argv)
 {
 	return unit_main(argc, argv);
