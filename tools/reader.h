@@ -31,6 +31,7 @@ enum {
 	OPT_PROC,
 	OPT_PROMETHEUS,
 	OPT_TIME_WAIT,
+	OPT_SYN,
 };
 
 enum ts_mode { TS_ABS, TS_REL, TS_NS };
@@ -55,6 +56,7 @@ struct reader_cfg {
 	bool watch;
 	bool prometheus;
 	bool time_wait;
+	bool syn;
 	bool no_color;
 	bool color;		/* decided after parsing */
 	enum ts_mode ts_mode;
@@ -109,6 +111,28 @@ struct tw_table {
 
 void stats_tw_add(struct tw_table *tw, const struct ts_row *row);
 void stats_tw_print(FILE *out, struct tw_table *tw, size_t top, bool json);
+
+/*
+ * stats --syn: count @row's flow under its server's (namespace,
+ * address:port) in @syn if it is half-open; the busiest first to @out.
+ * Both pure, for the unit test.
+ */
+struct syn_count {
+	uint64_t netns;
+	char listener[56];	/* address:port */
+	uint64_t half_open;	/* SYN seen, handshake not finished */
+	uint64_t recent;	/* of those, opened in the last second */
+	uint64_t unanswered;	/* of those, no SYN/ACK seen */
+};
+
+struct syn_table {
+	struct syn_count *c;
+	size_t nr, max;
+	uint64_t dropped;	/* flows past max distinct listeners */
+};
+
+void stats_syn_add(struct syn_table *syn, const struct ts_row *row);
+void stats_syn_print(FILE *out, struct syn_table *syn, size_t top, bool json);
 
 /* The configuration the commands run with, set by main(). */
 extern struct reader_cfg cfg;

@@ -171,7 +171,7 @@ void stats_prometheus(FILE *out, const char *const *names,
  * one remote address:port.  Counted per namespace, each its own port
  * space.
  */
-static void tw_key(const struct ts_endpoint *ep, bool port, char *out,
+static void endpoint_key(const struct ts_endpoint *ep, bool port, char *out,
 		   size_t n)
 {
 	char *colon;
@@ -198,8 +198,8 @@ void stats_tw_add(struct tw_table *tw, const struct ts_row *row)
 			continue;
 		me = side == TCPSTATE_CLIENT ? &row->client : &row->server;
 		peer = side == TCPSTATE_CLIENT ? &row->server : &row->client;
-		tw_key(me, false, local, sizeof(local));
-		tw_key(peer, true, remote, sizeof(remote));
+		endpoint_key(me, false, local, sizeof(local));
+		endpoint_key(peer, true, remote, sizeof(remote));
 		for (i = 0; i < tw->nr; i++) {
 			c = &tw->c[i];
 			if (c->netns == row->netns && !strcmp(c->local, local) &&
@@ -264,6 +264,92 @@ void stats_tw_print(FILE *out, struct tw_table *tw, size_t top, bool json)
 			tw->dropped);
 }
 
+/*
+ * SYN floods (issue 13): a flow is half-open from its SYN until the
+ * handshake's last ACK, while the server is still LISTEN (no SYN/ACK
+ * seen: the SYN went unanswered, as a flood's mostly do once the backlog
+ * is full) or SYN_RCVD (the SYN/ACK went out, the ACK did not come, as
+ * with spoofed sources).  The table's age is the time since the SYN, so
+ * the half-open flows younger than a second are the last second's rate,
+ * from a single read.
+ */
+void stats_syn_add(struct syn_table *syn, const struct ts_row *row)
+{
+	char listener[sizeof(syn->c->listener)];
+	u8 cst = row->state[TCPSTATE_CLIENT];
+	u8 sst = row->state[TCPSTATE_SERVER];
+	struct syn_count *c;
+	size_t i;
+
+	if ((sst != TCPSTATE_LISTEN && sst != TCPSTATE_SYN_RCVD) ||
+	    (cst != TCPSTATE_SYN_SENT && cst != TCPSTATE_ESTABLISHED))
+		return;
+	endpoint_key(&row->server, true, listener, sizeof(listener));
+	for (i = 0; i < syn->nr; i++)
+		if (syn->c[i].netns == row->netns &&
+		    !strcmp(syn->c[i].listener, listener))
+			break;
+	if (i == syn->nr) {
+		if (syn->nr == syn->max) {
+			syn->dropped++;
+			return;
+		}
+		c = &syn->c[syn->nr++];
+		memset(c, 0, sizeof(*c));
+		c->netns = row->netns;
+		snprintf(c->listener, sizeof(c->listener), "%s", listener);
+	}
+	c = &syn->c[i];
+	c->half_open++;
+	c->recent += row->age_ms < 1000;
+	c->unanswered += sst == TCPSTATE_LISTEN;
+}
+
+static int syn_cmp(const void *a, const void *b)
+{
+	const struct syn_count *x = a, *y = b;
+
+	if (x->half_open != y->half_open)
+		return x->half_open > y->half_open ? -1 : 1;
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	return strcmp(x->listener, y->listener);
+}
+
+void stats_syn_print(FILE *out, struct syn_table *syn, size_t top, bool json)
+{
+	const struct syn_count *c;
+	size_t i, n;
+
+	qsort(syn->c, syn->nr, sizeof(*syn->c), syn_cmp);
+	n = syn->nr < top ? syn->nr : top;
+	if (json) {
+		fprintf(out, "{\"syn\":[");
+		for (i = 0, c = syn->c; i < n; i++, c++)
+			fprintf(out, "%s{\"netns\":%" PRIu64 ",\"listener\":\"%s\","
+				"\"half_open\":%" PRIu64 ",\"last_second\":%" PRIu64
+				",\"unanswered\":%" PRIu64 "}",
+				i ? "," : "", c->netns, c->listener,
+				c->half_open, c->recent, c->unanswered);
+		fprintf(out, "],\"listeners\":%zu,\"uncounted\":%" PRIu64 "}\n",
+			syn->nr, syn->dropped);
+		return;
+	}
+	fprintf(out, "%10s  %10s  %10s  %5s  %-12s  %s\n", "half_open",
+		"last_1s", "unanswered", "share", "netns", "listener");
+	for (i = 0, c = syn->c; i < n; i++, c++)
+		fprintf(out, "%10" PRIu64 "  %10" PRIu64 "  %10" PRIu64
+			"  %4" PRIu64 "%%  %-12" PRIu64 "  %s\n",
+			c->half_open, c->recent, c->unanswered,
+			c->unanswered * 100 / c->half_open, c->netns,
+			c->listener);
+	if (syn->nr > n)
+		fprintf(out, "(%zu more listeners)\n", syn->nr - n);
+	if (syn->dropped)
+		fprintf(out, "(%" PRIu64 " half-open flows at more listeners than counted)\n",
+			syn->dropped);
+}
+
 #define TW_PAIRS_MAX	65536
 #define TW_TOP		20
 
@@ -280,6 +366,23 @@ static int stats_time_wait(void)
 			stats_tw_add(&tw, &row);
 	fclose_proc(fp, "tcpstate");
 	stats_tw_print(stdout, &tw, TW_TOP, cfg.json);
+	out_check();
+	return 0;
+}
+
+static int stats_syn(void)
+{
+	static struct syn_count listeners[TW_PAIRS_MAX];
+	struct syn_table syn = { .c = listeners, .max = TW_PAIRS_MAX };
+	FILE *fp = fopen_proc("tcpstate");
+	char line[TS_LINE_MAX + 2];
+	static struct ts_row row;
+
+	while (fgets(line, sizeof(line), fp))
+		if (ts_row_parse(line, strlen(line), &row) == TS_OK)
+			stats_syn_add(&syn, &row);
+	fclose_proc(fp, "tcpstate");
+	stats_syn_print(stdout, &syn, TW_TOP, cfg.json);
 	out_check();
 	return 0;
 }
@@ -302,6 +405,8 @@ static int stats_main(void)
 
 	if (cfg.time_wait)
 		return stats_time_wait();
+	if (cfg.syn)
+		return stats_syn();
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
@@ -411,6 +516,7 @@ static const struct option stats_longopts[] = {
 	{ "watch", no_argument, NULL, 'w' },
 	{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
 	{ "time-wait", no_argument, NULL, OPT_TIME_WAIT },
+	{ "syn", no_argument, NULL, OPT_SYN },
 	{ "json", no_argument, NULL, 'j' },
 	{ "no-color", no_argument, NULL, OPT_NO_COLOR },
 	{ "proc", required_argument, NULL, OPT_PROC },
@@ -443,6 +549,9 @@ static enum parse_result stats_parse(int argc, char **argv,
 		case OPT_TIME_WAIT:
 			c->time_wait = true;
 			break;
+		case OPT_SYN:
+			c->syn = true;
+			break;
 		default:
 			r = parse_shared_option(c, ch, argv);
 			break;
@@ -452,6 +561,9 @@ static enum parse_result stats_parse(int argc, char **argv,
 		r = parse_error(c, "--prometheus goes without --watch and --json");
 	if (r == PARSE_OK && c->time_wait && (c->watch || c->prometheus))
 		r = parse_error(c, "--time-wait goes without --watch and --prometheus");
+	if (r == PARSE_OK && c->syn &&
+	    (c->watch || c->prometheus || c->time_wait))
+		r = parse_error(c, "--syn goes without --watch, --prometheus and --time-wait");
 	return r;
 }
 

@@ -853,6 +853,9 @@ TEST(cmdline_errors)
 		{ "--s client", "unknown option or missing argument: --s" },
 		{ "--proc", "unknown option or missing argument: --proc" },
 		{ "-- -4", "unknown command '-4'" },
+		{ "stats --syn -w", "--syn goes without --watch, --prometheus and --time-wait" },
+		{ "stats --time-wait --syn", "--syn goes without --watch, --prometheus and --time-wait" },
+		{ "list --syn", "--syn does not apply to 'list'" },
 	};
 	unsigned int i;
 
@@ -862,6 +865,7 @@ TEST(cmdline_errors)
 	}
 	CHECK_EQ(cmdline("-h"), PARSE_HELP);
 	CHECK_EQ(cmdline("stats --help"), PARSE_HELP);
+	CHECK_EQ(cmdline("stats --syn --json"), PARSE_OK);
 	CHECK_EQ(cmdline("list -V"), PARSE_VERSION);
 }
 
@@ -1151,6 +1155,65 @@ TEST(stats_time_wait_pairs)
 	stats_tw_add(&tw, &r);
 	CHECK_EQ(tw.dropped, 1);
 	CHECK(strstr(time_wait(&tw, 10, false), "(1 endpoints in more pairs"));
+}
+
+/* stats_syn_print() into a string. */
+static const char *syn_flood(struct syn_table *syn, size_t top, bool json)
+{
+	FILE *f = out_open();
+
+	if (f)
+		stats_syn_print(f, syn, top, json);
+	return out_close(f);
+}
+
+/*
+ * Half-open flows counted per namespace and server address:port: the
+ * server LISTEN (unanswered) or SYN_RCVD, the client SYN_SENT or
+ * ESTABLISHED; younger than a second is the last second's; everything
+ * past the handshake, refused or closed is not counted.
+ */
+TEST(stats_syn_listeners)
+{
+	static const char *const rows[] = {
+		"1 ipv4 10.0.0.1:40000 10.0.0.2:80 SYN_SENT LISTEN 5 - S -",
+		"1 ipv4 10.0.0.3:40001 10.0.0.2:80 SYN_SENT LISTEN 999 - S -",
+		"1 ipv4 10.0.0.4:40002 10.0.0.2:80 ESTABLISHED SYN_RCVD 1000 - Sh -",
+		"1 ipv4 10.0.0.5:40003 10.0.0.2:80 ESTABLISHED ESTABLISHED 5 - ShA -",
+		"1 ipv4 10.0.0.5:40004 10.0.0.2:80 CLOSED CLOSED 5 - Sr refused",
+		"2 ipv4 10.0.0.1:40005 10.0.0.2:80 SYN_SENT LISTEN 5 - S -",
+		"1 ipv6 [fd99::1]:40006 [fd99::2]:443 ESTABLISHED SYN_RCVD 5 - Sh -",
+		"1 ipv4 10.0.0.6:40007 10.0.0.2:22 SYN_SENT SYN_RCVD 5 - Sh -",
+		"1 ipv4 10.0.0.6:40008 10.0.0.2:80 FIN_WAIT_1 SYN_RCVD 5 - ShF -",
+	};
+	struct syn_count room[3];
+	struct syn_table syn = { .c = room, .max = 3 };
+	static struct ts_row r;
+	const char *out;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
+		CHECK_EQ(ts_row_parse(rows[i], strlen(rows[i]), &r), TS_OK);
+		stats_syn_add(&syn, &r);
+	}
+	/* the fourth listener, port 22, found no room */
+	CHECK_EQ(syn.nr, 3);
+	CHECK_EQ(syn.dropped, 1);
+	out = syn_flood(&syn, 2, true);
+	CHECK(!strcmp(out, "{\"syn\":["
+		      "{\"netns\":1,\"listener\":\"10.0.0.2:80\",\"half_open\":3,"
+		      "\"last_second\":2,\"unanswered\":2},"
+		      "{\"netns\":1,\"listener\":\"[fd99::2]:443\",\"half_open\":1,"
+		      "\"last_second\":1,\"unanswered\":0}"
+		      "],\"listeners\":3,\"uncounted\":1}\n"));
+	out = syn_flood(&syn, 10, false);
+	CHECK(strstr(out, "         3           2           2    66%  1             10.0.0.2:80\n"));
+	CHECK(strstr(out, "         1           1           1   100%  2             10.0.0.2:80\n"));
+	CHECK(strstr(out, "(1 half-open flows at more listeners than counted)\n"));
+	CHECK(!strstr(out, "more listeners)"));
+	CHECK(strstr(syn_flood(&syn, 1, false), "(2 more listeners)\n"));
+	CHECK(!strcmp(syn_flood(&syn, 0, true),
+		      "{\"syn\":[],\"listeners\":3,\"uncounted\":1}\n"));
 }
 
 int main(int argc, char **argv)
