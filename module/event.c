@@ -287,7 +287,7 @@ static int event_format(const struct tcpstate_event *ev, char *buf)
 {
 	char client[TCPSTATE_EVENT_ADDR_LEN], server[TCPSTATE_EVENT_ADDR_LEN];
 	char flags[TCPSTATE_TCPFLAGS_LEN];
-	const char *reason = "?";
+	const char *reason = "?", *ka = tcpstate_ka_end_name(ev->ka_end);
 
 	addr_format(ev, true, client);
 	addr_format(ev, false, server);
@@ -300,13 +300,14 @@ static int event_format(const struct tcpstate_event *ev, char *buf)
 		reason = reason_names[ev->reason];
 
 	return scnprintf(buf, TCPSTATE_EVENT_LINE_MAX,
-			 "id=%llu ts=%llu netns=%u family=%s client=%s server=%s side=%s old=%s new=%s flags=%s seq=%u ack=%u reason=%s\n",
+			 "id=%llu ts=%llu netns=%u family=%s client=%s server=%s side=%s old=%s new=%s flags=%s seq=%u ack=%u reason=%s%s%s\n",
 			 ev->id, ev->ts_ns, ev->netns,
 			 ev->family == AF_INET ? "ipv4" : "ipv6",
 			 client, server, tcpstate_side_name(ev->side),
 			 tcpstate_state_name(ev->old_state),
 			 tcpstate_state_name(ev->new_state), flags,
-			 ev->seq, ev->ack, reason);
+			 ev->seq, ev->ack, reason, ka ? " keepalive=" : "",
+			 ka ? ka : "");
 }
 
 /*

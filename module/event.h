@@ -37,6 +37,7 @@ struct tcpstate_event {
 	u8 new_state;
 	u8 tcpflags;		/* causing segment's flags, 0 for a timer */
 	u8 reason;		/* enum tcpstate_reason */
+	u8 ka_end;		/* enum tcpstate_ka_end: a RST after probes */
 };
 
 struct tcpstate_event_stats {

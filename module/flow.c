@@ -232,7 +232,8 @@ static void tcpstate_flow_key(struct tcpstate_flow *f, enum tcpstate_fam fam,
 static void tcpstate_flow_emit(struct tcpstate_bucket *b,
 			       struct tcpstate_flow *f, enum tcpstate_fam fam,
 			       const struct tcpstate_trans *t,
-			       const struct tcpstate_seg *s, u8 reason)
+			       const struct tcpstate_seg *s, u8 reason,
+			       u8 ka_end)
 {
 	struct tcpstate_event ev = {};
 	u8 c = tcpstate_fsm_client_end(&f->fsm);
@@ -260,6 +261,7 @@ static void tcpstate_flow_emit(struct tcpstate_bucket *b,
 		ev.tcpflags = s->flags;
 	}
 	ev.reason = reason;
+	ev.ka_end = ka_end;
 	tcpstate_event_emit(&ev);
 }
 
@@ -277,7 +279,8 @@ static void tcpstate_flow_emit_close(struct tcpstate_bucket *b,
 		t.side = side;
 		t.old_state = f->fsm.end[side].state;
 		t.new_state = TCPSTATE_CLOSED;
-		tcpstate_flow_emit(b, f, fam, &t, NULL, reason);
+		tcpstate_flow_emit(b, f, fam, &t, NULL, reason,
+				   TCPSTATE_KA_END_NONE);
 	}
 }
 
@@ -581,6 +584,10 @@ static void tcpstate_flow_count(const struct tcpstate_result *r)
 		{ TCPSTATE_N_PICKUP, TCPSTATE_STAT_PICKUPS },
 		{ TCPSTATE_N_NEWGEN, TCPSTATE_STAT_NEW_GENERATIONS },
 		{ TCPSTATE_N_FINISHED, TCPSTATE_STAT_FINISHED },
+		{ TCPSTATE_N_KA_PROBE, TCPSTATE_STAT_KA_PROBES },
+		{ TCPSTATE_N_KA_ACK, TCPSTATE_STAT_KA_ACKS },
+		{ TCPSTATE_N_KA_RESET, TCPSTATE_STAT_KA_RESETS },
+		{ TCPSTATE_N_KA_GAVEUP, TCPSTATE_STAT_KA_TIMEOUTS },
 	};
 	unsigned int i;
 
@@ -671,7 +678,8 @@ again:
 		f->created = f->last;
 	for (i = 0; i < r.nr && i < TCPSTATE_MAX_TRANS; i++)
 		tcpstate_flow_emit(b, f, k->fam, &r.trans[i], s,
-				   TCPSTATE_REASON_SEGMENT);
+				   TCPSTATE_REASON_SEGMENT,
+				   tcpstate_ka_end_of(r.notes));
 	spin_unlock_bh(&b->lock);
 	tcpstate_flow_count(&r);
 out:
@@ -740,7 +748,8 @@ static bool tcpstate_flow_gc_one(struct tcpstate_bucket *b,
 		nr = tcpstate_fsm_tick(&f->fsm, now_us, tw_us, &r);
 		for (i = 0; i < nr && i < TCPSTATE_MAX_TRANS; i++) {
 			tcpstate_flow_emit(b, f, fam, &r.trans[i], NULL,
-					   TCPSTATE_REASON_TIMER);
+					   TCPSTATE_REASON_TIMER,
+					   TCPSTATE_KA_END_NONE);
 			tcpstate_stat_inc(TCPSTATE_STAT_TIME_WAIT_TIMERS);
 		}
 		if (nr > 0) {

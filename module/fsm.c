@@ -813,10 +813,13 @@ fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s, u32 now_us,
 	 * its byte is below the sender's next seq, which it leaves alone.
 	 */
 	probing = f->pending;
-	f->pending = probe ? TCPSTATE_P_PROBE(snd) : 0;
-	if (probe)
+	f->pending &= ~TCPSTATE_P_WAITING;
+	if (probe) {
+		f->pending |= TCPSTATE_P_PROBE(snd);
+		if (tcpstate_fsm_keepalives(f) < TCPSTATE_KEEPALIVES_MAX)
+			f->pending += TCPSTATE_P_KA_ONE;
 		r->notes |= TCPSTATE_N_KA_PROBE;
-	else if ((probing & TCPSTATE_P_PROBE(rcv)) &&
+	} else if ((probing & TCPSTATE_P_PROBE(rcv)) &&
 		 ka_answer(s, cls, snd_end, rcv_end))
 		r->notes |= TCPSTATE_N_KA_ACK;
 	track_sender(snd_end, s, cls);
@@ -928,7 +931,7 @@ static bool fsm_step_fast(struct tcpstate_fsm *f, const struct tcpstate_seg *s)
 	    f->end[0].state != TCPSTATE_ESTABLISHED ||
 	    f->end[1].state != TCPSTATE_ESTABLISHED)
 		return false;
-	if (f->pending)
+	if (f->pending & TCPSTATE_P_WAITING)
 		return false;
 	/* acks_unsent(), knowing the segment has ACK and both are synced */
 	if (!(f->flags & TCPSTATE_F_PICKUP) &&
@@ -1013,6 +1016,29 @@ static const char *const verdict_names[TCPSTATE_V_NR] = {
 const char *tcpstate_verdict_name(unsigned int verdict)
 {
 	return verdict < TCPSTATE_V_NR ? verdict_names[verdict] : "?";
+}
+
+static const char *const ka_end_names[TCPSTATE_KA_END_NR] = {
+	[TCPSTATE_KA_END_PEER_RESET] = "peer_reset",
+	[TCPSTATE_KA_END_TIMEOUT] = "timeout",
+};
+
+const char *tcpstate_ka_end_name(unsigned int ka_end)
+{
+	return ka_end < TCPSTATE_KA_END_NR ? ka_end_names[ka_end] : NULL;
+}
+
+void tcpstate_fsm_keepalives_format(const struct tcpstate_fsm *f,
+				    char buf[TCPSTATE_KEEPALIVES_LEN])
+{
+	unsigned int n = tcpstate_fsm_keepalives(f);
+
+	if (n >= 10)
+		*buf++ = '0' + n / 10;
+	*buf++ = '0' + n % 10;
+	if (n >= TCPSTATE_KEEPALIVES_MAX)
+		*buf++ = '+';
+	*buf = '\0';
 }
 
 u8 tcpstate_tuple_end(const u8 *src, const u8 *dst, unsigned int alen,

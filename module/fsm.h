@@ -117,7 +117,7 @@ struct tcpstate_fsm {
 	u32 rtt_ack_us;		/* SYN/ACK -> ACK, 0 if not measured */
 	u16 seen;		/* history letters already recorded */
 	u8 flags;		/* TCPSTATE_F_* */
-	u8 pending;		/* TCPSTATE_P_*: what awaits an answer */
+	u8 pending;		/* TCPSTATE_P_*: awaited answers, probes */
 };
 
 /*
@@ -126,11 +126,16 @@ struct tcpstate_fsm {
  * the RST it answers with is no abort.
  * PROBE: that end's last segment was a keep-alive probe (see
  * TCPSTATE_N_KA_PROBE) and nothing has come since, from either end.
+ * The high nibble counts the flow's keep-alive probes, either end's, up
+ * to 15: tcpstate_fsm_keepalives().
  */
 #define TCPSTATE_P_REFUSED(side)	(0x01u << (side))
 #define TCPSTATE_P_PROBE(side)		(0x04u << (side))
 #define TCPSTATE_P_REFUSALS		(TCPSTATE_P_REFUSED(TCPSTATE_CLIENT) | \
 					 TCPSTATE_P_REFUSED(TCPSTATE_SERVER))
+#define TCPSTATE_P_WAITING		0x0fu
+#define TCPSTATE_P_KA_ONE		0x10u
+#define TCPSTATE_KEEPALIVES_MAX		15	/* two digits at most */
 
 #define TCPSTATE_FSM_MAX_SIZE	48
 static_assert(sizeof(struct tcpstate_fsm) <= TCPSTATE_FSM_MAX_SIZE,
@@ -215,10 +220,36 @@ struct tcpstate_result {
 	struct tcpstate_trans trans[TCPSTATE_MAX_TRANS];
 };
 
+/*
+ * One line of /proc/tcpstate, its header and its rows alike, every column
+ * a string: what the module and tcpstate-pcap print.
+ */
+#define TCPSTATE_TABLE_LINE \
+	"%-10s  %-6s %-22s %-22s %-13s %-13s %-8s %-7s %-9s %-9s %s\n"
+
 /* Longest strings the formatters write, with the NUL. */
 #define TCPSTATE_HISTORY_LEN	17
 #define TCPSTATE_TCPFLAGS_LEN	9
 #define TCPSTATE_FLOWFLAGS_LEN	48
+#define TCPSTATE_KEEPALIVES_LEN	4
+
+/*
+ * How a connection ended after keep-alive probes (from a result's
+ * TCPSTATE_N_KA_RESET / KA_GAVEUP): the events' "keepalive=" key.
+ */
+enum tcpstate_ka_end {
+	TCPSTATE_KA_END_NONE,
+	TCPSTATE_KA_END_PEER_RESET,	/* the probed peer reset */
+	TCPSTATE_KA_END_TIMEOUT,	/* the prober gave up, unanswered */
+	TCPSTATE_KA_END_NR
+};
+
+static inline u8 tcpstate_ka_end_of(u16 notes)
+{
+	return (notes & TCPSTATE_N_KA_RESET) ? TCPSTATE_KA_END_PEER_RESET :
+	       (notes & TCPSTATE_N_KA_GAVEUP) ? TCPSTATE_KA_END_TIMEOUT :
+	       TCPSTATE_KA_END_NONE;
+}
 
 void tcpstate_fsm_init(struct tcpstate_fsm *f);
 
@@ -279,10 +310,22 @@ static inline u8 tcpstate_fsm_side(const struct tcpstate_fsm *f, u8 end)
 	       TCPSTATE_CLIENT : TCPSTATE_SERVER;
 }
 
+/* The flow's keep-alive probes, counted up to TCPSTATE_KEEPALIVES_MAX. */
+static inline unsigned int
+tcpstate_fsm_keepalives(const struct tcpstate_fsm *f)
+{
+	return f->pending / TCPSTATE_P_KA_ONE;
+}
+
 /* Names and notations shared by /proc, the events and the tools. */
 const char *tcpstate_state_name(unsigned int state);
 const char *tcpstate_side_name(unsigned int side);
 const char *tcpstate_verdict_name(unsigned int verdict);
+/* "peer_reset", "timeout"; NULL for TCPSTATE_KA_END_NONE */
+const char *tcpstate_ka_end_name(unsigned int ka_end);
+/* The keep-alive probes: "0" to "14", then "15+" */
+void tcpstate_fsm_keepalives_format(const struct tcpstate_fsm *f,
+				    char buf[TCPSTATE_KEEPALIVES_LEN]);
 /* tcpdump's notation: "S", "S.", ".", "P.", "F.", "FP.", "R", "R." ... */
 void tcpstate_tcpflags_format(u8 flags, char buf[TCPSTATE_TCPFLAGS_LEN]);
 /* "ShADadFf" */

@@ -26,10 +26,6 @@
 #include "tcpstate.h"
 
 /* The column layout: header and rows share the widths. */
-#define TCPSTATE_PROC_COLS \
-	"%-10s  %-6s %-22s %-22s %-13s %-13s %-8s %-7s %-9s %s\n"
-#define TCPSTATE_PROC_ROW \
-	"%-10u  %-6s %-22s %-22s %-13s %-13s %-8u %-7s %-9s %s\n"
 
 /* Longest "[v6addr]:port" (47 + 1 + 5), with the NUL, and room. */
 #define TCPSTATE_ENDPOINT_LEN	56
@@ -136,14 +132,14 @@ static int tcpstate_proc_show(struct seq_file *m, void *v)
 	struct tcpstate_proc_iter *it = m->private;
 	char client[TCPSTATE_ENDPOINT_LEN], server[TCPSTATE_ENDPOINT_LEN];
 	char history[TCPSTATE_HISTORY_LEN], flags[TCPSTATE_FLOWFLAGS_LEN];
-	char rtt[12];
+	char netns[12], age[12], rtt[12], keepalives[TCPSTATE_KEEPALIVES_LEN];
 	struct tcpstate_flow_view fv;
 	unsigned int c;
 
 	if (v == SEQ_START_TOKEN) {
-		seq_printf(m, TCPSTATE_PROC_COLS, "netns", "family", "client",
+		seq_printf(m, TCPSTATE_TABLE_LINE, "netns", "family", "client",
 			   "server", "client_state", "server_state", "age_ms",
-			   "rtt_us", "history", "flags");
+			   "rtt_us", "history", "flags", "keepalives");
 		return 0;
 	}
 	if (!tcpstate_flow_view(&tcpstate_table.buckets[it->bucket], v,
@@ -162,14 +158,17 @@ static int tcpstate_proc_show(struct seq_file *m, void *v)
 	if (!history[0])
 		strscpy(history, "-", sizeof(history));
 	tcpstate_fsm_flags_format(&fv.fsm, flags);
+	tcpstate_fsm_keepalives_format(&fv.fsm, keepalives);
+	snprintf(netns, sizeof(netns), "%u", tcpstate_netns_inum(fv.key.netns));
+	snprintf(age, sizeof(age), "%u",
+		 jiffies_to_msecs((u32)jiffies - fv.created));
 
-	seq_printf(m, TCPSTATE_PROC_ROW, tcpstate_netns_inum(fv.key.netns),
+	seq_printf(m, TCPSTATE_TABLE_LINE, netns,
 		   fv.key.fam == TCPSTATE_FAM_IPV4 ? "ipv4" : "ipv6",
 		   client, server,
 		   tcpstate_state_name(fv.fsm.end[TCPSTATE_CLIENT].state),
 		   tcpstate_state_name(fv.fsm.end[TCPSTATE_SERVER].state),
-		   jiffies_to_msecs((u32)jiffies - fv.created), rtt, history,
-		   flags);
+		   age, rtt, history, flags, keepalives);
 	return 0;
 }
 

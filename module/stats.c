@@ -61,6 +61,10 @@ static const char *const tcpstate_stat_names[TCPSTATE_STAT_NR] = {
 	[TCPSTATE_STAT_INVALID_SEQ] = "invalid_seq",
 	[TCPSTATE_STAT_INVALID_UNEXPECTED] = "invalid_unexpected",
 	[TCPSTATE_STAT_BAD_CHECKSUM] = "invalid_checksum",
+	[TCPSTATE_STAT_KA_PROBES] = "keepalive_probes",
+	[TCPSTATE_STAT_KA_ACKS] = "keepalive_answers",
+	[TCPSTATE_STAT_KA_RESETS] = "keepalive_peer_resets",
+	[TCPSTATE_STAT_KA_TIMEOUTS] = "keepalive_timeouts",
 };
 
 static struct proc_dir_entry *tcpstate_stats_pde;

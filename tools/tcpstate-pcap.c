@@ -667,6 +667,7 @@ static void print_events(const struct flow *f, const struct tcpstate_result *r,
 			 u64 ts_ns, const struct tcpstate_seg *seg)
 {
 	char client[AP_LEN], server[AP_LEN];
+	const char *ka = tcpstate_ka_end_name(tcpstate_ka_end_of(r->notes));
 	char fl[TCPSTATE_TCPFLAGS_LEN];
 	unsigned int i;
 
@@ -685,13 +686,14 @@ static void print_events(const struct flow *f, const struct tcpstate_result *r,
 			stats.timer_events++;
 		if (!opt.events)
 			continue;
-		printf("id=%" PRIu64 " ts=%" PRIu64 " netns=0 family=ipv%u client=%s server=%s side=%s old=%s new=%s flags=%s seq=%" PRIu32 " ack=%" PRIu32 " reason=%s\n",
+		printf("id=%" PRIu64 " ts=%" PRIu64 " netns=0 family=ipv%u client=%s server=%s side=%s old=%s new=%s flags=%s seq=%" PRIu32 " ack=%" PRIu32 " reason=%s%s%s\n",
 		       ++event_id, ts_ns, f->key.family, client, server,
 		       tcpstate_side_name(t->side),
 		       tcpstate_state_name(t->old_state),
 		       tcpstate_state_name(t->new_state), fl,
 		       seg ? seg->seq : 0, seg ? seg->ack : 0,
-		       seg ? "segment" : "timer");
+		       seg ? "segment" : "timer", ka ? " keepalive=" : "",
+		       ka ? ka : "");
 	}
 }
 
@@ -715,26 +717,24 @@ static void timers_run(u64 until_ns)
 	}
 }
 
-/* /proc/tcpstate's layout (module/proc.c), column for column. */
-#define TABLE_HEAD "%-10s  %-6s %-22s %-22s %-13s %-13s %-8s %-7s %-9s %s\n"
-#define TABLE_ROW  "%-10u  %-6s %-22s %-22s %-13s %-13s %-8s %-7s %-9s %s\n"
-
 static void print_table(void)
 {
 	size_t i;
 
-	printf(TABLE_HEAD, "netns", "family", "client", "server", "client_state",
-	       "server_state", "age_ms", "rtt_us", "history", "flags");
+	printf(TCPSTATE_TABLE_LINE, "netns", "family", "client", "server",
+	       "client_state", "server_state", "age_ms", "rtt_us", "history",
+	       "flags", "keepalives");
 	for (i = 0; i < table.nr_flows; i++) {
 		const struct flow *f = table.order[i];
 		const struct tcpstate_fsm *m = &f->fsm;
 		char client[AP_LEN], server[AP_LEN];
 		char hist[TCPSTATE_HISTORY_LEN], fl[TCPSTATE_FLOWFLAGS_LEN];
-		char fam[8], age[24], rtt[24];
+		char fam[8], age[24], rtt[24], ka[TCPSTATE_KEEPALIVES_LEN];
 
 		flow_names(f, client, server);
 		tcpstate_fsm_history_format(m, hist);
 		tcpstate_fsm_flags_format(m, fl);
+		tcpstate_fsm_keepalives_format(m, ka);
 		snprintf(fam, sizeof(fam), "ipv%u", f->key.family);
 		snprintf(age, sizeof(age), "%" PRIu64,
 			 (stats.last_ns - f->first_ns) / NSEC_PER_MSEC);
@@ -743,10 +743,10 @@ static void print_table(void)
 				 (u64)m->rtt_syn_us + m->rtt_ack_us);
 		else
 			snprintf(rtt, sizeof(rtt), "-");
-		printf(TABLE_ROW, 0u, fam, client, server,
+		printf(TCPSTATE_TABLE_LINE, "0", fam, client, server,
 		       tcpstate_state_name(m->end[TCPSTATE_CLIENT].state),
 		       tcpstate_state_name(m->end[TCPSTATE_SERVER].state),
-		       age, rtt, hist[0] ? hist : "-", fl);
+		       age, rtt, hist[0] ? hist : "-", fl, ka);
 	}
 }
 

@@ -59,18 +59,42 @@ bool flags_have(const char *flags, char c)
 	return strcmp(flags, "-") && strchr(flags, c);
 }
 
-/* The cause: "S. seq 1 ack 2", or the reason. */
+/* The value of the event's trailing key @key, or NULL. */
+static const char *event_extra(const struct ts_event *ev, const char *key)
+{
+	unsigned int i;
+
+	for (i = 0; i < ev->nextra; i++)
+		if (!strcmp(ts_event_extra_key(ev, i), key))
+			return ts_event_extra_val(ev, i);
+	return NULL;
+}
+
+/*
+ * The cause: "S. seq 1 ack 2", or the reason; a reset after keep-alive
+ * probes says which end gave up.
+ */
 static void format_cause(const struct ts_event *ev, char *buf, size_t n)
 {
+	const char *ka = event_extra(ev, "keepalive");
+	int len;
+
 	if (ev->reason != TS_REASON_SEGMENT) {
 		snprintf(buf, n, "%s", ts_reason_name(ev->reason));
 		return;
 	}
 	if (flags_have(ev->flags, '.'))
-		snprintf(buf, n, "%-3s seq %u ack %u", ev->flags, ev->seq,
-			 ev->ack);
+		len = snprintf(buf, n, "%-3s seq %u ack %u", ev->flags,
+			       ev->seq, ev->ack);
 	else
-		snprintf(buf, n, "%-3s seq %u", ev->flags, ev->seq);
+		len = snprintf(buf, n, "%-3s seq %u", ev->flags, ev->seq);
+	if (!ka || len < 0 || (size_t)len >= n)
+		return;
+	if (!strcmp(ka, "peer_reset"))
+		ka = "the peer reset on a keep-alive probe";
+	else if (!strcmp(ka, "timeout"))
+		ka = "keep-alive probes unanswered, gave up";
+	snprintf(buf + len, n - len, " (%s)", ka);
 }
 
 static int client_width = 21, server_width = 21;	/* grow, never shrink */
@@ -87,7 +111,7 @@ void print_lost(const struct ts_event *ev)
 
 static void print_line(const struct ts_event *ev)
 {
-	char when[32], client[64], server[64], cause[64];
+	char when[32], client[64], server[64], cause[128];
 	int w;
 
 	if (ev->lost) {

@@ -219,15 +219,16 @@ def expected(v6):
     lines.append('id=12 ts=%d netns=0 family=%s client=%s server=%s '
                  'side=client old=CLOSED new=SYN_SENT flags=S seq=%d ack=0 '
                  'reason=segment' % ((T0 + dt) * 1000, fam, late, sv, isn))
-    fmt = '%-10s  %-6s %-22s %-22s %-13s %-13s %-8s %-7s %-9s %s'
+    fmt = '%-10s  %-6s %-22s %-22s %-13s %-13s %-8s %-7s %-9s %-9s %s'
     end_us = T0 + dt
     lines.append(fmt % ('netns', 'family', 'client', 'server',
                         'client_state', 'server_state', 'age_ms', 'rtt_us',
-                        'history', 'flags'))
+                        'history', 'flags', 'keepalives'))
     lines.append(fmt % ('0', fam, cl, sv, 'CLOSED', 'CLOSED',
-                        str((end_us - T0) // 1000), '812', 'ShADadFf', '-'))
+                        str((end_us - T0) // 1000), '812', 'ShADadFf', '-',
+                        '0'))
     lines.append(fmt % ('0', fam, late, sv, 'SYN_SENT', 'LISTEN', '0', '-',
-                        'S', '-'))
+                        'S', '-', '0'))
     return lines
 
 

@@ -1228,13 +1228,13 @@ TEST(keepalive_probe_and_answer_both_directions)
 	CHECK_STR(seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0), "");
 	CHECK_EQ(R.verdict, TCPSTATE_V_OK);
 	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
-	CHECK_EQ(F.pending, TCPSTATE_P_PROBE(TCPSTATE_CLIENT));
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, TCPSTATE_P_PROBE(TCPSTATE_CLIENT));
 	CHECK_EQ(F.end[TCPSTATE_CLIENT].nxt, C_FIN_SEQ);
 	/* the server answers: its next seq, acking all the client sent */
 	CHECK_STR(seg(1, ".", S_FIN_SEQ, C_FIN_SEQ, 0), "");
 	CHECK_EQ(R.verdict, TCPSTATE_V_OK);
 	CHECK_EQ(R.notes, TCPSTATE_N_KA_ACK);
-	CHECK_EQ(F.pending, 0);
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, 0);
 	/* the same ACK again answers nothing */
 	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ, 0);
 	CHECK_EQ(R.notes, 0);
@@ -1242,10 +1242,10 @@ TEST(keepalive_probe_and_answer_both_directions)
 	/* the server probes, the client answers */
 	seg(1, ".", S_FIN_SEQ - 1, C_FIN_SEQ, 0);
 	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
-	CHECK_EQ(F.pending, TCPSTATE_P_PROBE(TCPSTATE_SERVER));
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, TCPSTATE_P_PROBE(TCPSTATE_SERVER));
 	seg(0, ".", C_FIN_SEQ, S_FIN_SEQ, 0);
 	CHECK_EQ(R.notes, TCPSTATE_N_KA_ACK);
-	CHECK_EQ(F.pending, 0);
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, 0);
 	CHECK_EQ(cstate(), TCPSTATE_ESTABLISHED);
 	CHECK_EQ(sstate(), TCPSTATE_ESTABLISHED);
 	CHECK_EQ(F.end[TCPSTATE_CLIENT].nxt, C_FIN_SEQ);
@@ -1308,7 +1308,7 @@ TEST(keepalive_answer_must_repeat_the_window)
 	WIN = 1000;		/* a window update: alive, but no KA ACK */
 	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ, 0);
 	CHECK_EQ(R.notes, 0);
-	CHECK_EQ(F.pending, 0);
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, 0);
 	/* a zero window (the probe may be a zero-window probe) */
 	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
 	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
@@ -1337,7 +1337,7 @@ TEST(keepalive_unanswered_then_rst_from_the_prober_gave_up)
 		  "client ESTABLISHED>CLOSED, server ESTABLISHED>CLOSED");
 	CHECK_EQ(R.notes, TCPSTATE_N_RESET | TCPSTATE_N_KA_GAVEUP |
 			  TCPSTATE_N_FINISHED);
-	CHECK_EQ(F.pending, 0);
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, 0);
 
 	/* the same from the server */
 	established_with_data();
@@ -1357,7 +1357,7 @@ TEST(keepalive_answered_by_rst_from_the_peer)
 		  "server ESTABLISHED>CLOSED, client ESTABLISHED>CLOSED");
 	CHECK_EQ(R.notes & KA_NOTES, TCPSTATE_N_KA_RESET);
 	CHECK(R.notes & TCPSTATE_N_RESET);
-	CHECK_EQ(F.pending, 0);
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, 0);
 
 	/* the server probed, the client resets */
 	established_with_data();
@@ -1372,7 +1372,7 @@ TEST(keepalive_answered_by_rst_from_the_peer)
 	seg(1, "R", S_FIN_SEQ + 1000000, 0, 0);
 	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_RST);
 	CHECK_EQ(R.notes, 0);
-	CHECK_EQ(F.pending, TCPSTATE_P_PROBE(TCPSTATE_CLIENT));
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, TCPSTATE_P_PROBE(TCPSTATE_CLIENT));
 	seg(1, "R", S_FIN_SEQ, 0, 0);
 	CHECK_EQ(R.notes & KA_NOTES, TCPSTATE_N_KA_RESET);
 }
@@ -1406,7 +1406,7 @@ TEST(keepalive_data_after_a_probe_ends_the_wait)
 	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
 	seg(0, "P.", C_FIN_SEQ, S_FIN_SEQ, 10);
 	CHECK_EQ(R.notes, 0);
-	CHECK_EQ(F.pending, 0);
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, 0);
 	CHECK_EQ(F.end[TCPSTATE_CLIENT].nxt, C_FIN_SEQ + 10);
 	/* the server's pure ACK then answers nothing */
 	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ + 10, 0);
@@ -1419,7 +1419,7 @@ TEST(keepalive_data_after_a_probe_ends_the_wait)
 	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
 	seg(1, "P.", S_FIN_SEQ, C_FIN_SEQ, 20);
 	CHECK_EQ(R.notes, 0);
-	CHECK_EQ(F.pending, 0);
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, 0);
 	seg(0, "R.", C_FIN_SEQ, S_FIN_SEQ + 20, 0);
 	CHECK(R.notes & TCPSTATE_N_RESET);
 	CHECK_EQ(R.notes & KA_NOTES, 0);
@@ -1429,7 +1429,7 @@ TEST(keepalive_data_after_a_probe_ends_the_wait)
 	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
 	seg(1, ".", S_FIN_SEQ - 1, C_FIN_SEQ, 0);
 	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
-	CHECK_EQ(F.pending, TCPSTATE_P_PROBE(TCPSTATE_SERVER));
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, TCPSTATE_P_PROBE(TCPSTATE_SERVER));
 }
 
 TEST(keepalive_in_close_wait_and_fin_wait_2)
@@ -1466,7 +1466,7 @@ TEST(keepalive_only_between_synchronized_ends)
 	seg(0, "S", C_ISN, 0, 0);
 	seg(0, ".", C_ISN, 0, 0);
 	CHECK_EQ(R.notes & KA_NOTES, 0);
-	CHECK_EQ(F.pending, 0);
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, 0);
 	/* SYN_RCVD (third ACK lost): neither its probe nor one to it */
 	reset();
 	seg(0, "S", C_ISN, 0, 0);
@@ -1476,7 +1476,7 @@ TEST(keepalive_only_between_synchronized_ends)
 	CHECK_EQ(sstate(), TCPSTATE_SYN_RCVD);
 	seg(0, ".", C_ISN, S_ISN + 1, 0);
 	CHECK_EQ(R.notes & KA_NOTES, 0);
-	CHECK_EQ(F.pending, 0);
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, 0);
 	/* FIN_WAIT_1: its FIN is unacked; an ACK at the FIN's seq is none */
 	established_with_data();
 	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
@@ -1489,13 +1489,13 @@ TEST(keepalive_only_between_synchronized_ends)
 	CHECK_EQ(cstate(), TCPSTATE_TIME_WAIT);
 	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ + 1, 0);
 	CHECK_EQ(R.notes & KA_NOTES, 0);
-	CHECK_EQ(F.pending, 0);
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, 0);
 	/* a probe that acks what was never sent is dropped, no probe */
 	established_with_data();
 	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ + 5, 0);
 	CHECK_EQ(R.verdict, TCPSTATE_V_BAD_ACK);
 	CHECK_EQ(R.notes, 0);
-	CHECK_EQ(F.pending, 0);
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, 0);
 }
 
 /*
@@ -1597,6 +1597,59 @@ TEST(keepalive_fast_path_takes_all_but_probes_and_answers)
 	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ + 10, 0);
 	CHECK_EQ(R.notes, TCPSTATE_N_KA_ACK);
 	CHECK(fsm_step_fast(&F, &s));
+}
+
+/* The flow counts its probes, either end's, up to 15; answers are not. */
+TEST(keepalive_counted_per_flow)
+{
+	int i;
+
+	established_with_data();
+	CHECK_EQ(tcpstate_fsm_keepalives(&F), 0);
+	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
+	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ, 0);
+	CHECK_EQ(tcpstate_fsm_keepalives(&F), 1);
+	seg(1, ".", S_FIN_SEQ - 1, C_FIN_SEQ, 0);
+	CHECK_EQ(tcpstate_fsm_keepalives(&F), 2);
+	for (i = 0; i < 20; i++) {
+		seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);
+		CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
+	}
+	CHECK_EQ(tcpstate_fsm_keepalives(&F), TCPSTATE_KEEPALIVES_MAX);
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING,
+		 TCPSTATE_P_PROBE(TCPSTATE_CLIENT));
+	/* the count does not hold the fast path back once answered */
+	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ, 0);
+	CHECK_EQ(R.notes, TCPSTATE_N_KA_ACK);
+	CHECK_EQ(F.pending & TCPSTATE_P_WAITING, 0);
+	CHECK_EQ(tcpstate_fsm_keepalives(&F), TCPSTATE_KEEPALIVES_MAX);
+}
+
+TEST(keepalive_names_and_count_format)
+{
+	char buf[TCPSTATE_KEEPALIVES_LEN];
+	struct tcpstate_fsm f = {};
+
+	tcpstate_fsm_keepalives_format(&f, buf);
+	CHECK_STR(buf, "0");
+	f.pending = 9 * TCPSTATE_P_KA_ONE | TCPSTATE_P_PROBE(1);
+	tcpstate_fsm_keepalives_format(&f, buf);
+	CHECK_STR(buf, "9");
+	f.pending = 14 * TCPSTATE_P_KA_ONE;
+	tcpstate_fsm_keepalives_format(&f, buf);
+	CHECK_STR(buf, "14");
+	f.pending = 15 * TCPSTATE_P_KA_ONE | TCPSTATE_P_REFUSALS;
+	tcpstate_fsm_keepalives_format(&f, buf);
+	CHECK_STR(buf, "15+");
+	CHECK_EQ(tcpstate_ka_end_of(TCPSTATE_N_RESET), TCPSTATE_KA_END_NONE);
+	CHECK_EQ(tcpstate_ka_end_of(TCPSTATE_N_RESET | TCPSTATE_N_KA_RESET),
+		 TCPSTATE_KA_END_PEER_RESET);
+	CHECK_EQ(tcpstate_ka_end_of(TCPSTATE_N_RESET | TCPSTATE_N_KA_GAVEUP),
+		 TCPSTATE_KA_END_TIMEOUT);
+	CHECK_STR(tcpstate_ka_end_name(TCPSTATE_KA_END_PEER_RESET), "peer_reset");
+	CHECK_STR(tcpstate_ka_end_name(TCPSTATE_KA_END_TIMEOUT), "timeout");
+	CHECK(!tcpstate_ka_end_name(TCPSTATE_KA_END_NONE));
+	CHECK(!tcpstate_ka_end_name(TCPSTATE_KA_END_NR));
 }
 
 int main(int argc, char **argv)

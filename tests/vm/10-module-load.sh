@@ -47,7 +47,7 @@ except OSError as e:
 	esac
 done
 
-want='netns       family client                 server                 client_state  server_state  age_ms   rtt_us  history   flags'
+want='netns       family client                 server                 client_state  server_state  age_ms   rtt_us  history   flags     keepalives'
 assert_eq "$(head -n 1 /proc/tcpstate)" "$want" "/proc/tcpstate header"
 assert_eq "$(wc -l </proc/tcpstate)" 1 "lines of an empty table"
 
@@ -58,7 +58,8 @@ for name in segments_ipv4 segments_ipv6 flows_active flows_created \
 	invalid_flags invalid_ack invalid_rst invalid_unexpected \
 	invalid_ip_length invalid_tcp_length fragments_ignored alloc_failures \
 	flows_not_placed events_emitted events_overwritten entry_bytes_ipv4 \
-	entry_bytes_ipv6 table_buckets client_ESTABLISHED server_TIME_WAIT; do
+	entry_bytes_ipv6 table_buckets client_ESTABLISHED server_TIME_WAIT \
+	keepalive_probes keepalive_answers keepalive_peer_resets keepalive_timeouts; do
 	assert_grep "^$name [0-9]+\$" "$T/stats" "/proc/tcpstate_stats"
 done
 assert_eq "$(stat_value flows_active)" 0 "flows_active after load"
