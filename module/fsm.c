@@ -380,7 +380,8 @@ static void history_add(struct tcpstate_fsm *f, u8 side, u8 letter)
 
 	if (f->seen & bit)
 		return;
-	f->history |= (u64)code << (4 * bits16(f->seen));
+	f->history |= (u64)code << (4 * bits16(f->seen &
+					       TCPSTATE_SEEN_LETTERS));
 	f->seen |= bit;
 }
 
@@ -650,14 +651,26 @@ static void fsm_new_generation(struct tcpstate_fsm *f,
 			       const struct tcpstate_seg *s, u32 now_us,
 			       struct tcpstate_result *r)
 {
+	u8 snd = tcpstate_fsm_side(f, s->end), rcv = !snd;
+	u16 reuse = 0;
 	int side;
 
+	/*
+	 * What a TIME_WAIT end had received from the SYN's sender is all
+	 * the sender had sent: its next seq.  (Roles are the old ones.)
+	 */
+	if (f->end[rcv].state == TCPSTATE_TIME_WAIT)
+		reuse = seq_before(f->end[snd].nxt, s->seq) ?
+			TCPSTATE_REUSE_SEQ : TCPSTATE_REUSE_TS;
+	else if (f->end[snd].state == TCPSTATE_TIME_WAIT)
+		reuse = TCPSTATE_REUSE_OWN;
 	for (side = 0; side < 2; side++)
 		if (f->end[side].state == TCPSTATE_TIME_WAIT)
 			fsm_move(f, r, side, TCPSTATE_CLOSED, now_us);
 	tcpstate_fsm_init(f);
 	f->flags = TCPSTATE_F_STARTED | TCPSTATE_F_REUSED |
 		   (s->end ? TCPSTATE_F_CLIENT_B : 0);
+	f->seen = reuse << TCPSTATE_REUSE_SHIFT;
 	r->notes |= TCPSTATE_N_NEWGEN;
 }
 
@@ -1160,6 +1173,11 @@ static bool fsm_refused(const struct tcpstate_fsm *f)
 void tcpstate_fsm_flags_format(const struct tcpstate_fsm *f,
 			       char buf[TCPSTATE_FLOWFLAGS_LEN])
 {
+	static const char *const reuse_words[] = {
+		[TCPSTATE_REUSE_SEQ] = "tw_seq",
+		[TCPSTATE_REUSE_TS] = "tw_ts",
+		[TCPSTATE_REUSE_OWN] = "tw_own",
+	};
 	static const struct { u8 bit; const char *word; } words[] = {
 		{ TCPSTATE_F_PICKUP, "pickup" },
 		{ TCPSTATE_F_GUESSED, "guessed" },
@@ -1180,6 +1198,11 @@ void tcpstate_fsm_flags_format(const struct tcpstate_fsm *f,
 		if (words[i].bit == TCPSTATE_F_RESET && fsm_refused(f))
 			w = "refused";
 		for (; *w; w++)
+			buf[n++] = *w;
+		if (words[i].bit != TCPSTATE_F_REUSED || !tcpstate_fsm_reuse(f))
+			continue;
+		buf[n++] = ',';
+		for (w = reuse_words[tcpstate_fsm_reuse(f)]; *w; w++)
 			buf[n++] = *w;
 	}
 	if (!n)

@@ -115,7 +115,9 @@ struct tcpstate_fsm {
 				 */
 	u32 rtt_syn_us;		/* SYN -> SYN/ACK, 0 if not measured */
 	u32 rtt_ack_us;		/* SYN/ACK -> ACK, 0 if not measured */
-	u16 seen;		/* history letters already recorded */
+	u16 seen;		/* history letters already recorded, and
+				 * TCPSTATE_REUSE_* in the top two bits
+				 */
 	u8 flags;		/* TCPSTATE_F_* */
 	u8 pending;		/* TCPSTATE_P_*: awaited answers, probes */
 };
@@ -136,6 +138,23 @@ struct tcpstate_fsm {
 #define TCPSTATE_P_WAITING		0x0fu
 #define TCPSTATE_P_KA_ONE		0x10u
 #define TCPSTATE_KEEPALIVES_MAX		15	/* two digits at most */
+
+/*
+ * How a SYN started a new connection on a 4-tuple whose last one had an
+ * end in TIME_WAIT (TCPSTATE_F_REUSED; tcpstate_fsm_reuse()):
+ * SEQ: the SYN went to the end in TIME_WAIT, its seq after all that end
+ * had received: RFC 793's rule (and Linux's) admits it.
+ * TS: the same, but its seq not after: only a newer timestamp (RFC 6191)
+ * admits it; a stack that does not take it answers with an ACK or RST.
+ * OWN: the SYN came from the end in TIME_WAIT itself: its stack reused
+ * its own TIME_WAIT (Linux: net.ipv4.tcp_tw_reuse, by timestamps).
+ * 0 (none of them): a reuse of a connection that had fully closed.
+ */
+#define TCPSTATE_REUSE_SEQ	1
+#define TCPSTATE_REUSE_TS	2
+#define TCPSTATE_REUSE_OWN	3
+#define TCPSTATE_REUSE_SHIFT	14
+#define TCPSTATE_SEEN_LETTERS	((1u << TCPSTATE_REUSE_SHIFT) - 1)
 
 #define TCPSTATE_FSM_MAX_SIZE	48
 static_assert(sizeof(struct tcpstate_fsm) <= TCPSTATE_FSM_MAX_SIZE,
@@ -230,7 +249,7 @@ struct tcpstate_result {
 /* Longest strings the formatters write, with the NUL. */
 #define TCPSTATE_HISTORY_LEN	17
 #define TCPSTATE_TCPFLAGS_LEN	9
-#define TCPSTATE_FLOWFLAGS_LEN	48
+#define TCPSTATE_FLOWFLAGS_LEN	64
 #define TCPSTATE_KEEPALIVES_LEN	4
 
 /*
@@ -310,6 +329,12 @@ static inline u8 tcpstate_fsm_side(const struct tcpstate_fsm *f, u8 end)
 	       TCPSTATE_CLIENT : TCPSTATE_SERVER;
 }
 
+/* TCPSTATE_REUSE_*: how the connection reused a TIME_WAIT 4-tuple. */
+static inline unsigned int tcpstate_fsm_reuse(const struct tcpstate_fsm *f)
+{
+	return f->seen >> TCPSTATE_REUSE_SHIFT;
+}
+
 /* The flow's keep-alive probes, counted up to TCPSTATE_KEEPALIVES_MAX. */
 static inline unsigned int
 tcpstate_fsm_keepalives(const struct tcpstate_fsm *f)
@@ -334,7 +359,9 @@ void tcpstate_fsm_history_format(const struct tcpstate_fsm *f,
 /*
  * "-" or comma-separated words: "pickup,guessed".  A reset that refused
  * the connection (the server answered the SYN with a RST and sent nothing
- * else) says "refused" instead of "reset".
+ * else) says "refused" instead of "reset".  "reused" is followed by
+ * "tw_seq", "tw_ts" or "tw_own" (TCPSTATE_REUSE_*) when the 4-tuple was
+ * taken from a TIME_WAIT.
  */
 void tcpstate_fsm_flags_format(const struct tcpstate_fsm *f,
 			       char buf[TCPSTATE_FLOWFLAGS_LEN]);

@@ -656,7 +656,9 @@ TEST(new_syn_on_time_wait_starts_a_new_generation)
 	CHECK_STR(seg(0, "S", C_ISN + 100000, 0, 0),
 		  "client TIME_WAIT>CLOSED, client CLOSED>SYN_SENT");
 	CHECK(R.notes & TCPSTATE_N_NEWGEN);
-	CHECK_STR(flowflags(), "reused");
+	/* the client reused its own TIME_WAIT */
+	CHECK_STR(flowflags(), "reused,tw_own");
+	CHECK_EQ(tcpstate_fsm_reuse(&F), TCPSTATE_REUSE_OWN);
 	CHECK_EQ(sstate(), TCPSTATE_LISTEN);
 	CHECK_EQ(F.end[TCPSTATE_CLIENT].isn, C_ISN + 100000);
 	CHECK_STR(history(), "S");
@@ -1014,6 +1016,9 @@ TEST(history_and_flags_formats_fill_their_buffers)
 	f.flags = 0xff;
 	tcpstate_fsm_flags_format(&f, b);
 	CHECK_STR(b, "pickup,guessed,reused,simopen,simclose,reset");
+	f.seen = 0xffff;	/* the longest: every word, the longest reuse */
+	tcpstate_fsm_flags_format(&f, b);
+	CHECK_STR(b, "pickup,guessed,reused,tw_own,simopen,simclose,reset");
 }
 
 /*
@@ -1650,6 +1655,66 @@ TEST(keepalive_names_and_count_format)
 	CHECK_STR(tcpstate_ka_end_name(TCPSTATE_KA_END_TIMEOUT), "timeout");
 	CHECK(!tcpstate_ka_end_name(TCPSTATE_KA_END_NONE));
 	CHECK(!tcpstate_ka_end_name(TCPSTATE_KA_END_NR));
+}
+
+/* The server closed first and waits in TIME_WAIT; the client is CLOSED. */
+static void server_in_time_wait(void)
+{
+	established_with_data();
+	seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ, 0);
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ + 1, 0);
+	seg(1, ".", S_FIN_SEQ + 1, C_FIN_SEQ + 1, 0);
+	CHECK_EQ(sstate(), TCPSTATE_TIME_WAIT);
+	CHECK_EQ(cstate(), TCPSTATE_CLOSED);
+}
+
+/*
+ * A SYN to an end in TIME_WAIT: after all it had received (RFC 793's
+ * rule) or not (only RFC 6191's newer timestamp admits it).  The letters
+ * of the new connection's history are unaffected by the two bits.
+ */
+TEST(reuse_of_a_time_wait_says_how)
+{
+	server_in_time_wait();
+	CHECK_STR(seg(0, "S", C_FIN_SEQ + 1 + 5000, 0, 0),
+		  "server TIME_WAIT>CLOSED, client CLOSED>SYN_SENT");
+	CHECK_EQ(tcpstate_fsm_reuse(&F), TCPSTATE_REUSE_SEQ);
+	CHECK_STR(flowflags(), "reused,tw_seq");
+	CHECK_STR(seg(1, "S.", 9, C_FIN_SEQ + 1 + 5001, 0),
+		  "server LISTEN>SYN_RCVD, client SYN_SENT>ESTABLISHED");
+	seg(0, ".", C_FIN_SEQ + 1 + 5001, 10, 0);
+	CHECK_EQ(sstate(), TCPSTATE_ESTABLISHED);
+	CHECK_STR(history(), "ShA");
+	CHECK_STR(flowflags(), "reused,tw_seq");
+
+	/* one below what the TIME_WAIT end had received */
+	server_in_time_wait();
+	seg(0, "S", C_FIN_SEQ, 0, 0);
+	CHECK(R.notes & TCPSTATE_N_NEWGEN);
+	CHECK_STR(flowflags(), "reused,tw_ts");
+	/* an old ISN far behind */
+	server_in_time_wait();
+	seg(0, "S", C_ISN, 0, 0);
+	CHECK_EQ(tcpstate_fsm_reuse(&F), TCPSTATE_REUSE_TS);
+
+	/* the server, in TIME_WAIT, opens to the client: its own reuse */
+	server_in_time_wait();
+	seg(1, "S", S_FIN_SEQ + 77, 0, 0);
+	CHECK(R.notes & TCPSTATE_N_NEWGEN);
+	CHECK_STR(flowflags(), "reused,tw_own");
+}
+
+/* A 4-tuple reused after both ends closed, no TIME_WAIT: just reused. */
+TEST(reuse_after_a_reset_is_plain)
+{
+	established_with_data();
+	seg(0, "R", C_FIN_SEQ, 0, 0);
+	CHECK_EQ(cstate(), TCPSTATE_CLOSED);
+	CHECK_EQ(sstate(), TCPSTATE_CLOSED);
+	seg(0, "S", 5, 0, 0);
+	CHECK(R.notes & TCPSTATE_N_NEWGEN);
+	CHECK_EQ(tcpstate_fsm_reuse(&F), 0);
+	CHECK_STR(flowflags(), "reused");
 }
 
 int main(int argc, char **argv)
