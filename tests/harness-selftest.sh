@@ -25,6 +25,9 @@ KVER=$("$VM" --resolve "${TCPSTATE_SELFTEST_KERNEL:-6.1}")
 # under TCG: its runner timeout and VM timeout must clear those.
 DEBUG=
 [ "$KVER" != "$("$VM" --resolve debug 2>/dev/null)" ] || DEBUG=1
+# KVER in the patterns below, as an extended regex ("6.12.117+deb12"
+# has a '+').
+KRE=$(printf '%s' "$KVER" | sed 's/[][\\.*^$+?(){}|]/\\&/g')
 RUNNER_TIMEOUT=${DEBUG:+60}
 RUNNER_TIMEOUT=${RUNNER_TIMEOUT:-4}
 HOLD=$((RUNNER_TIMEOUT * 3 + 20))
@@ -153,16 +156,16 @@ chmod +x "$W/scen/"*.sh
 TCPSTATE_SCENARIOS=$W/scen TCPSTATE_KVER=$KVER TCPSTATE_LOGDIR=/tmp/selftest-logs \
 	TCPSTATE_TEST_TIMEOUT=$RUNNER_TIMEOUT \
 	check runner nonzero \
-	"FAIL: $KVER 10-warns.sh \(kernel splat" \
+	"FAIL: $KRE 10-warns.sh \(kernel splat" \
 	'WARNING: .*tcpstate' \
 	'harness self-test warning' \
-	"FAIL: $KVER 20-leaves-loaded.sh \(left tcpstate loaded" \
-	"PASS: $KVER 30-clean.sh" \
-	"FAIL: $KVER 40-unkillable.sh \\(hung: tasks left that SIGKILL does not end" \
+	"FAIL: $KRE 20-leaves-loaded.sh \(left tcpstate loaded" \
+	"PASS: $KRE 30-clean.sh" \
+	"FAIL: $KRE 40-unkillable.sh \\(hung: tasks left that SIGKILL does not end" \
 	'insmod .*mode=5' \
 	'State:.*D \(disk sleep\)' \
 	'ssleep|msleep|selftest_init' \
-	"(PASS|FAIL): $KVER 50-after.sh" \
+	"(PASS|FAIL): $KRE 50-after.sh" \
 	'tainted .*W=warning' \
 	-- -- "$ROOT/tests/vm/run"
 
@@ -196,9 +199,9 @@ EOF
 	chmod +x "$W/leak/"*.sh
 	TCPSTATE_SCENARIOS=$W/leak TCPSTATE_KVER=$KVER TCPSTATE_LOGDIR=/tmp/selftest-logs \
 		check kmemleak nonzero \
-		"PASS: $KVER 10-leaks.sh" \
-		"PASS: $KVER 20-clean.sh" \
-		"FAIL: $KVER kmemleak \\(1 leak\\(s\\) from tcpstate" \
+		"PASS: $KRE 10-leaks.sh" \
+		"PASS: $KRE 20-clean.sh" \
+		"FAIL: $KRE kmemleak \\(1 leak\\(s\\) from tcpstate" \
 		'unreferenced object .*\(size 96\)' \
 		-- -- "$ROOT/tests/vm/run"
 fi
