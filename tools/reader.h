@@ -125,6 +125,7 @@ struct syn_count {
 	uint64_t unanswered;	/* of those, no SYN/ACK seen */
 };
 
+/* As struct tw_table, for another kind of count. */
 struct syn_table {
 	struct syn_count *c;
 	size_t nr, max;

@@ -353,36 +353,30 @@ void stats_syn_print(FILE *out, struct syn_table *syn, size_t top, bool json)
 #define TW_PAIRS_MAX	65536
 #define TW_TOP		20
 
-static int stats_time_wait(void)
+/* --time-wait and --syn: one read of /proc/tcpstate, counted per key. */
+static int stats_table(void)
 {
 	static struct tw_count pairs[TW_PAIRS_MAX];
-	struct tw_table tw = { .c = pairs, .max = TW_PAIRS_MAX };
-	FILE *fp = fopen_proc("tcpstate");
-	char line[TS_LINE_MAX + 2];
-	static struct ts_row row;
-
-	while (fgets(line, sizeof(line), fp))
-		if (ts_row_parse(line, strlen(line), &row) == TS_OK)
-			stats_tw_add(&tw, &row);
-	fclose_proc(fp, "tcpstate");
-	stats_tw_print(stdout, &tw, TW_TOP, cfg.json);
-	out_check();
-	return 0;
-}
-
-static int stats_syn(void)
-{
 	static struct syn_count listeners[TW_PAIRS_MAX];
+	struct tw_table tw = { .c = pairs, .max = TW_PAIRS_MAX };
 	struct syn_table syn = { .c = listeners, .max = TW_PAIRS_MAX };
 	FILE *fp = fopen_proc("tcpstate");
 	char line[TS_LINE_MAX + 2];
 	static struct ts_row row;
 
-	while (fgets(line, sizeof(line), fp))
-		if (ts_row_parse(line, strlen(line), &row) == TS_OK)
+	while (fgets(line, sizeof(line), fp)) {
+		if (ts_row_parse(line, strlen(line), &row) != TS_OK)
+			continue;
+		if (cfg.syn)
 			stats_syn_add(&syn, &row);
+		else
+			stats_tw_add(&tw, &row);
+	}
 	fclose_proc(fp, "tcpstate");
-	stats_syn_print(stdout, &syn, TW_TOP, cfg.json);
+	if (cfg.syn)
+		stats_syn_print(stdout, &syn, TW_TOP, cfg.json);
+	else
+		stats_tw_print(stdout, &tw, TW_TOP, cfg.json);
 	out_check();
 	return 0;
 }
@@ -403,10 +397,8 @@ static int stats_main(void)
 	long long samples = 0;
 	sigset_t block, orig;
 
-	if (cfg.time_wait)
-		return stats_time_wait();
-	if (cfg.syn)
-		return stats_syn();
+	if (cfg.time_wait || cfg.syn)
+		return stats_table();
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);

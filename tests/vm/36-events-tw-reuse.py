@@ -72,6 +72,18 @@ def one_connection(srv, ns, family, server_first=True):
     return port
 
 
+def reconnect(srv, family, cport):
+    """A client in A bound to CPORT again connects to SRV; the kernel
+    must take it.  (client, server's socket)"""
+    cli = tcp_socket(A, family)
+    cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    cli.settimeout(10)
+    cli.bind(("", cport))
+    cli.connect(srv.getsockname()[:2])
+    conn, _ = srv.accept()
+    return cli, conn
+
+
 def name_of(addr, port):
     return ("[%s]:%d" if ":" in addr else "%s:%d") % (addr, port)
 
@@ -89,12 +101,7 @@ with Module(time_wait_ms=600000), NetnsPair(A, B) as net, \
         cport = one_connection(srv, A, family)
         wait_until(lambda: (row_of(server, cport, ib) or {}).get(
             "server_state") == "TIME_WAIT", what="the server in TIME_WAIT")
-        cli = tcp_socket(A, family)
-        cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        cli.settimeout(10)
-        cli.bind(("", cport))
-        cli.connect(srv.getsockname()[:2])      # the kernel took it
-        conn, _ = srv.accept()
+        cli, conn = reconnect(srv, family, cport)
         for ino in (ia, ib):
             r = wait_flags(server, cport, ino, "reused,tw_seq",
                            "tw_seq %s netns %d" % (fam, ino))
@@ -111,12 +118,7 @@ with Module(time_wait_ms=600000), NetnsPair(A, B) as net, \
         wait_until(lambda: (row_of(server, cport, ia) or {}).get(
             "client_state") == "TIME_WAIT", what="the client in TIME_WAIT")
         time.sleep(1.1)         # timestamps a second old, for tw_reuse
-        cli = tcp_socket(A, family)
-        cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        cli.settimeout(10)
-        cli.bind(("", cport))
-        cli.connect(srv.getsockname()[:2])      # the kernel took it
-        conn, _ = srv.accept()
+        cli, conn = reconnect(srv, family, cport)
         for ino in (ia, ib):
             r = wait_flags(server, cport, ino, "reused,tw_own",
                            "tw_own %s netns %d" % (fam, ino))
