@@ -25,7 +25,10 @@
 #include "netns.h"
 #include "tcpstate.h"
 
-/* The column layout: header and rows share the widths. */
+/*
+ * The column layout is TCPSTATE_TABLE_LINE (fsm.h), shared with
+ * tcpstate-pcap: header and rows alike, every column a string.
+ */
 
 /* Longest "[v6addr]:port" (47 + 1 + 5), with the NUL, and room. */
 #define TCPSTATE_ENDPOINT_LEN	56
