@@ -356,13 +356,6 @@ static void tcpstate_bucket_reap(struct tcpstate_bucket *b,
 }
 
 /*
- * fsm.c's history records a letter per kind of segment each side sent, a
- * bit each in fsm.seen: the client's seven letters, then the server's.
- */
-#define TCPSTATE_SEEN_CLIENT	0x007f
-#define TCPSTATE_SEEN_SERVER	0x3f80
-
-/*
  * A flow picked up mid-stream that has only ever been heard from one
  * side: what a spray of spoofed segments leaves, as well as the half of a
  * real connection whose other half takes another path.  It idles out
@@ -372,8 +365,8 @@ static void tcpstate_bucket_reap(struct tcpstate_bucket *b,
 static bool tcpstate_flow_one_way(const struct tcpstate_flow *f)
 {
 	return (f->fsm.flags & TCPSTATE_F_PICKUP) &&
-	       (!(f->fsm.seen & TCPSTATE_SEEN_CLIENT) ||
-		!(f->fsm.seen & TCPSTATE_SEEN_SERVER));
+	       (!tcpstate_fsm_sent(&f->fsm, TCPSTATE_CLIENT) ||
+		!tcpstate_fsm_sent(&f->fsm, TCPSTATE_SERVER));
 }
 
 /*

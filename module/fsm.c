@@ -273,6 +273,10 @@ static const u8 snd_event_of[] = {
 enum hist_letter { H_SYN, H_SYNACK, H_ACK, H_DATA, H_FIN, H_RST, H_RETRANS,
 		   NR_LETTERS };
 static const char hist_upper[NR_LETTERS] = "SHADFRT";
+static_assert(NR_LETTERS == TCPSTATE_HISTORY_LETTERS,
+	      "fsm.h's tcpstate_fsm_sent() reads the letters' layout");
+static_assert(2 * NR_LETTERS == TCPSTATE_REUSE_SHIFT,
+	      "the reuse bits sit just above both sides' letters");
 
 static bool seq_before(u32 a, u32 b)
 {
@@ -1161,9 +1165,8 @@ void tcpstate_fsm_history_format(const struct tcpstate_fsm *f,
  */
 static bool fsm_refused(const struct tcpstate_fsm *f)
 {
-	u16 mask = (1u << NR_LETTERS) - 1;
-	u16 client = (f->seen >> (TCPSTATE_CLIENT * NR_LETTERS)) & mask;
-	u16 server = (f->seen >> (TCPSTATE_SERVER * NR_LETTERS)) & mask;
+	unsigned int client = tcpstate_fsm_sent(f, TCPSTATE_CLIENT);
+	unsigned int server = tcpstate_fsm_sent(f, TCPSTATE_SERVER);
 
 	return (f->flags & TCPSTATE_F_RESET) &&
 	       !(f->flags & TCPSTATE_F_PICKUP) &&

@@ -155,6 +155,8 @@ struct tcpstate_fsm {
 #define TCPSTATE_REUSE_OWN	3
 #define TCPSTATE_REUSE_SHIFT	14
 #define TCPSTATE_SEEN_LETTERS	((1u << TCPSTATE_REUSE_SHIFT) - 1)
+/* The history's letters per side: the low 7 bits of seen, the client's. */
+#define TCPSTATE_HISTORY_LETTERS	7
 
 #define TCPSTATE_FSM_MAX_SIZE	48
 static_assert(sizeof(struct tcpstate_fsm) <= TCPSTATE_FSM_MAX_SIZE,
@@ -246,6 +248,18 @@ struct tcpstate_result {
 #define TCPSTATE_TABLE_LINE \
 	"%-10s  %-6s %-22s %-22s %-13s %-13s %-8s %-7s %-9s %-9s %s\n"
 
+/*
+ * One line of /proc/tcpstate_events for a transition: what the module and
+ * tcpstate-pcap print (tools/event_parse.c reads it).  Its arguments, in
+ * order: id and ts_ns (unsigned long long); netns (unsigned int); family
+ * ("ipv4", "ipv6"), client and server ("addr:port", "[addr6]:port"),
+ * side, old and new state, tcpdump flags (strings); seq and ack
+ * (unsigned int); reason (a string); then " keepalive=" and its value,
+ * or "" and "".  Keys are only ever appended, never reordered.
+ */
+#define TCPSTATE_EVENT_LINE \
+	"id=%llu ts=%llu netns=%u family=%s client=%s server=%s side=%s old=%s new=%s flags=%s seq=%u ack=%u reason=%s%s%s\n"
+
 /* Longest strings the formatters write, with the NUL. */
 #define TCPSTATE_HISTORY_LEN	17
 #define TCPSTATE_TCPFLAGS_LEN	9
@@ -327,6 +341,18 @@ static inline u8 tcpstate_fsm_side(const struct tcpstate_fsm *f, u8 end)
 {
 	return (end & 1) == tcpstate_fsm_client_end(f) ?
 	       TCPSTATE_CLIENT : TCPSTATE_SERVER;
+}
+
+/*
+ * The kinds of segment @side has sent, one bit per history letter (fsm.c's
+ * enum hist_letter: SYN, SYN/ACK, ACK, data, FIN, RST, retransmission):
+ * 0 if nothing from it was accepted yet.
+ */
+static inline unsigned int tcpstate_fsm_sent(const struct tcpstate_fsm *f,
+					     u8 side)
+{
+	return (f->seen >> (side * TCPSTATE_HISTORY_LETTERS)) &
+	       ((1u << TCPSTATE_HISTORY_LETTERS) - 1);
 }
 
 /* TCPSTATE_REUSE_*: how the connection reused a TIME_WAIT 4-tuple. */

@@ -150,6 +150,29 @@ TEST(handshake_three_way_seed_numbers)
 	CHECK_STR(history(), "ShA");
 }
 
+/* What flow.c's one-way test reads: the kinds of segment each side sent. */
+TEST(sent_letters_per_side)
+{
+	reset();
+	CHECK_EQ(tcpstate_fsm_sent(&F, TCPSTATE_CLIENT), 0);
+	CHECK_EQ(tcpstate_fsm_sent(&F, TCPSTATE_SERVER), 0);
+	seg(0, "S", C_ISN, 0, 0);
+	CHECK_EQ(tcpstate_fsm_sent(&F, TCPSTATE_CLIENT), 1u << H_SYN);
+	CHECK_EQ(tcpstate_fsm_sent(&F, TCPSTATE_SERVER), 0);
+	seg(1, "S.", S_ISN, C_ISN + 1, 0);
+	seg(0, "P.", C_ISN + 1, S_ISN + 1, 10);
+	CHECK_EQ(tcpstate_fsm_sent(&F, TCPSTATE_CLIENT),
+		 1u << H_SYN | 1u << H_DATA);	/* data, no bare ACK */
+	CHECK_EQ(tcpstate_fsm_sent(&F, TCPSTATE_SERVER), 1u << H_SYNACK);
+	seg(1, "R", S_ISN + 1, 0, 0);
+	CHECK_EQ(tcpstate_fsm_sent(&F, TCPSTATE_SERVER),
+		 1u << H_SYNACK | 1u << H_RST);
+	/* the reuse bits above the letters belong to neither side */
+	F.seen |= TCPSTATE_REUSE_OWN << TCPSTATE_REUSE_SHIFT;
+	CHECK_EQ(tcpstate_fsm_sent(&F, TCPSTATE_SERVER),
+		 1u << H_SYNACK | 1u << H_RST);
+}
+
 TEST(handshake_synack_must_ack_isn_plus_one)
 {
 	reset();
