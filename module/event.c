@@ -299,8 +299,7 @@ static int event_format(const struct tcpstate_event *ev, char *buf)
 	if (ev->reason < ARRAY_SIZE(reason_names))
 		reason = reason_names[ev->reason];
 
-	return scnprintf(buf, TCPSTATE_EVENT_LINE_MAX,
-			 "id=%llu ts=%llu netns=%u family=%s client=%s server=%s side=%s old=%s new=%s flags=%s seq=%u ack=%u reason=%s%s%s\n",
+	return scnprintf(buf, TCPSTATE_EVENT_LINE_MAX, TCPSTATE_EVENT_LINE,
 			 ev->id, ev->ts_ns, ev->netns,
 			 ev->family == AF_INET ? "ipv4" : "ipv6",
 			 client, server, tcpstate_side_name(ev->side),

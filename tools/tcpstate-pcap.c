@@ -686,8 +686,9 @@ static void print_events(const struct flow *f, const struct tcpstate_result *r,
 			stats.timer_events++;
 		if (!opt.events)
 			continue;
-		printf("id=%" PRIu64 " ts=%" PRIu64 " netns=0 family=ipv%u client=%s server=%s side=%s old=%s new=%s flags=%s seq=%" PRIu32 " ack=%" PRIu32 " reason=%s%s%s\n",
-		       ++event_id, ts_ns, f->key.family, client, server,
+		printf(TCPSTATE_EVENT_LINE, (unsigned long long)++event_id,
+		       (unsigned long long)ts_ns, 0u,
+		       f->key.family == 4 ? "ipv4" : "ipv6", client, server,
 		       tcpstate_side_name(t->side),
 		       tcpstate_state_name(t->old_state),
 		       tcpstate_state_name(t->new_state), fl,
