@@ -129,13 +129,6 @@ static LIST_HEAD(readers);
 /* No reader open: nothing can be overwritten before a reader had it. */
 #define TCPSTATE_EVENT_NOBODY	S64_MAX
 
-static const char *const reason_names[] = {
-	[TCPSTATE_REASON_SEGMENT]	= "segment",
-	[TCPSTATE_REASON_TIMER]		= "timer",
-	[TCPSTATE_REASON_EVICT]		= "evict",
-	[TCPSTATE_REASON_UNLOAD]	= "unload",
-};
-
 /*
  * Wakeups.  The packet path must not take the wait queue's spinlock for
  * every event: an epoll reader stays on the queue for good, so a plain
@@ -287,7 +280,8 @@ static int event_format(const struct tcpstate_event *ev, char *buf)
 {
 	char client[TCPSTATE_EVENT_ADDR_LEN], server[TCPSTATE_EVENT_ADDR_LEN];
 	char flags[TCPSTATE_TCPFLAGS_LEN];
-	const char *reason = "?", *ka = tcpstate_ka_end_name(ev->ka_end);
+	const char *reason = tcpstate_reason_name(ev->reason);
+	const char *ka = tcpstate_ka_end_name(ev->ka_end);
 
 	addr_format(ev, true, client);
 	addr_format(ev, false, server);
@@ -296,8 +290,6 @@ static int event_format(const struct tcpstate_event *ev, char *buf)
 		tcpstate_tcpflags_format(ev->tcpflags, flags);
 	else
 		strscpy(flags, "-", sizeof(flags));
-	if (ev->reason < ARRAY_SIZE(reason_names))
-		reason = reason_names[ev->reason];
 
 	return scnprintf(buf, TCPSTATE_EVENT_LINE_MAX, TCPSTATE_EVENT_LINE,
 			 ev->id, ev->ts_ns, ev->netns,
@@ -305,7 +297,7 @@ static int event_format(const struct tcpstate_event *ev, char *buf)
 			 client, server, tcpstate_side_name(ev->side),
 			 tcpstate_state_name(ev->old_state),
 			 tcpstate_state_name(ev->new_state), flags,
-			 ev->seq, ev->ack, reason, ka ? " keepalive=" : "",
+			 ev->seq, ev->ack, reason ?: "?", ka ? " keepalive=" : "",
 			 ka ? ka : "");
 }
 

@@ -9,14 +9,6 @@
 #include <linux/types.h>
 #include <linux/in6.h>
 
-/* Why an endpoint changed state. */
-enum tcpstate_reason {
-	TCPSTATE_REASON_SEGMENT,	/* a segment proved it */
-	TCPSTATE_REASON_TIMER,		/* 2MSL ran out in TIME_WAIT */
-	TCPSTATE_REASON_EVICT,		/* the table was full */
-	TCPSTATE_REASON_UNLOAD,		/* the module is going away */
-};
-
 /* One transition, as the table hands it to the ring. */
 struct tcpstate_event {
 	u64 id;			/* set by tcpstate_event_emit() */

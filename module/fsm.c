@@ -1035,6 +1035,19 @@ const char *tcpstate_verdict_name(unsigned int verdict)
 	return verdict < TCPSTATE_V_NR ? verdict_names[verdict] : "?";
 }
 
+static const char *const reason_names[TCPSTATE_REASON_NR] = {
+	[TCPSTATE_REASON_SEGMENT] = "segment",
+	[TCPSTATE_REASON_TIMER] = "timer",
+	[TCPSTATE_REASON_EVICT] = "evict",
+	[TCPSTATE_REASON_UNLOAD] = "unload",
+	[TCPSTATE_REASON_RETRANSMIT] = "retransmit",
+};
+
+const char *tcpstate_reason_name(unsigned int reason)
+{
+	return reason < TCPSTATE_REASON_NR ? reason_names[reason] : NULL;
+}
+
 static const char *const ka_end_names[TCPSTATE_KA_END_NR] = {
 	[TCPSTATE_KA_END_PEER_RESET] = "peer_reset",
 	[TCPSTATE_KA_END_TIMEOUT] = "timeout",

@@ -267,6 +267,24 @@ struct tcpstate_result {
 #define TCPSTATE_KEEPALIVES_LEN	4
 
 /*
+ * Why an endpoint's line was written: the events' "reason=".  All but
+ * RETRANSMIT are state changes.
+ */
+enum tcpstate_reason {
+	TCPSTATE_REASON_SEGMENT,	/* a segment proved it */
+	TCPSTATE_REASON_TIMER,		/* 2MSL ran out in TIME_WAIT */
+	TCPSTATE_REASON_EVICT,		/* the table was full */
+	TCPSTATE_REASON_UNLOAD,		/* the module is going away */
+	/*
+	 * No change: the segment's sender sent it before (a SYN, SYN/ACK,
+	 * FIN or final ACK again: TCPSTATE_V_RETRANS), and old and new are
+	 * its state.  Only tcpstate-pcap --retransmits and --ladder write it.
+	 */
+	TCPSTATE_REASON_RETRANSMIT,
+	TCPSTATE_REASON_NR
+};
+
+/*
  * How a connection ended after keep-alive probes (from a result's
  * TCPSTATE_N_KA_RESET / KA_GAVEUP): the events' "keepalive=" key.
  */
@@ -372,6 +390,8 @@ tcpstate_fsm_keepalives(const struct tcpstate_fsm *f)
 const char *tcpstate_state_name(unsigned int state);
 const char *tcpstate_side_name(unsigned int side);
 const char *tcpstate_verdict_name(unsigned int verdict);
+/* "segment", "timer", "evict", "unload", "retransmit"; NULL if none */
+const char *tcpstate_reason_name(unsigned int reason);
 /* "peer_reset", "timeout"; NULL for TCPSTATE_KA_END_NONE */
 const char *tcpstate_ka_end_name(unsigned int ka_end);
 /* The keep-alive probes: "0" to "14", then "15+" */

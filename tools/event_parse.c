@@ -14,13 +14,6 @@
 
 #include "event_parse.h"
 
-static const char *const reason_names[TS_NR_REASONS] = {
-	[TS_REASON_SEGMENT]	= "segment",
-	[TS_REASON_TIMER]	= "timer",
-	[TS_REASON_EVICT]	= "evict",
-	[TS_REASON_UNLOAD]	= "unload",
-};
-
 static const char *const err_names[TS_NR_ERRS] = {
 	[TS_OK]		= "ok",
 	[TS_E_LONG]	= "line too long",
@@ -66,11 +59,6 @@ int ts_side_from_name(const char *s)
 		if (!strcmp(s, tcpstate_side_name(i)))
 			return i;
 	return -1;
-}
-
-const char *ts_reason_name(unsigned int reason)
-{
-	return reason < TS_NR_REASONS ? reason_names[reason] : NULL;
 }
 
 const char *ts_err_name(unsigned int err)
@@ -306,8 +294,8 @@ static int parse_reason(const char *s, uint8_t *reason)
 {
 	unsigned int i;
 
-	for (i = 0; i < TS_NR_REASONS; i++) {
-		if (!strcmp(s, reason_names[i])) {
+	for (i = 0; i < TCPSTATE_REASON_NR; i++) {
+		if (!strcmp(s, tcpstate_reason_name(i))) {
 			*reason = i;
 			return 0;
 		}
@@ -522,7 +510,7 @@ static bool event_names_valid(const struct ts_event *ev)
 {
 	return ev->old_state < TCPSTATE_NR_STATES &&
 	       ev->new_state < TCPSTATE_NR_STATES &&
-	       ev->side <= TCPSTATE_SERVER && ts_reason_name(ev->reason);
+	       ev->side <= TCPSTATE_SERVER && tcpstate_reason_name(ev->reason);
 }
 
 int ts_event_format(const struct ts_event *ev, char *out, size_t n)
@@ -547,7 +535,7 @@ int ts_event_format(const struct ts_event *ev, char *out, size_t n)
 			  tcpstate_side_name(ev->side),
 			  tcpstate_state_name(ev->old_state),
 			  tcpstate_state_name(ev->new_state), ev->flags,
-			  ev->seq, ev->ack, ts_reason_name(ev->reason));
+			  ev->seq, ev->ack, tcpstate_reason_name(ev->reason));
 	}
 	for (i = 0; i < ev->nextra; i++)
 		sb_printf(&sb, " %s=%s", ts_event_extra_key(ev, i),
@@ -579,7 +567,7 @@ int ts_event_json(const struct ts_event *ev, char *out, size_t n)
 			  tcpstate_state_name(ev->new_state));
 		sb_json_str(&sb, ev->flags);
 		sb_printf(&sb, ",\"seq\":%u,\"ack\":%u,\"reason\":\"%s\"",
-			  ev->seq, ev->ack, ts_reason_name(ev->reason));
+			  ev->seq, ev->ack, tcpstate_reason_name(ev->reason));
 	}
 	for (i = 0; i < ev->nextra; i++) {
 		sb_printf(&sb, ",");
@@ -924,7 +912,9 @@ bool ts_filter_event(const struct ts_filter *f, const struct ts_event *ev)
 		return false;
 	if (f->side >= 0 && ev->side != f->side)
 		return false;
-	if (f->states && !(f->states & (1u << ev->new_state)))
+	/* --state picks transitions into a state: a retransmission is none */
+	if (f->states && (ev->reason == TCPSTATE_REASON_RETRANSMIT ||
+			  !(f->states & (1u << ev->new_state))))
 		return false;
 	return true;
 }

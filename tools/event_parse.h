@@ -28,14 +28,6 @@
 /* The longest flags token kept ("FP." is typical). */
 #define TS_FLAGS_LEN	16
 
-enum ts_reason {
-	TS_REASON_SEGMENT,
-	TS_REASON_TIMER,
-	TS_REASON_EVICT,
-	TS_REASON_UNLOAD,
-	TS_NR_REASONS
-};
-
 /* Why a line was refused. */
 enum ts_err {
 	TS_OK,
@@ -132,13 +124,12 @@ struct ts_filter {
 #define TS_FAM_V6	0x2
 
 /*
- * Names.  States and sides are the core's (enum tcpstate_state and
- * tcpstate_state_name() in module/fsm.h); these read them back.  NULL (or
+ * Names.  States, sides and reasons are the core's (enum tcpstate_state
+ * and tcpstate_state_name() in module/fsm.h...); these read them back.  NULL (or
  * -1) for an out-of-range value or an unknown name.
  */
 int ts_state_from_name(const char *s, size_t len);
 int ts_side_from_name(const char *s);
-const char *ts_reason_name(unsigned int reason);
 const char *ts_err_name(unsigned int err);
 
 /* "10.0.2.2:51323" or "[fe80::1]:80", with the family checked. */

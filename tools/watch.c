@@ -72,15 +72,17 @@ static const char *event_extra(const struct ts_event *ev, const char *key)
 
 /*
  * The cause: "S. seq 1 ack 2", or the reason; a reset after keep-alive
- * probes says which end gave up.
+ * probes says which end gave up, a retransmission that it is one.
  */
 static void format_cause(const struct ts_event *ev, char *buf, size_t n)
 {
 	const char *ka = event_extra(ev, "keepalive");
 	int len;
 
-	if (ev->reason != TS_REASON_SEGMENT) {
-		snprintf(buf, n, "%s", ts_reason_name(ev->reason));
+	if (ev->reason == TCPSTATE_REASON_RETRANSMIT) {
+		ka = "retransmitted";
+	} else if (ev->reason != TCPSTATE_REASON_SEGMENT) {
+		snprintf(buf, n, "%s", tcpstate_reason_name(ev->reason));
 		return;
 	}
 	if (flags_have(ev->flags, '.'))

@@ -167,7 +167,7 @@ static void fuzz_event(const char *line, size_t len, const struct ts_filter *f)
 		ASSERT(ev.old_state < TCPSTATE_NR_STATES);
 		ASSERT(ev.new_state < TCPSTATE_NR_STATES);
 		ASSERT(ev.side <= TCPSTATE_SERVER);
-		ASSERT(ts_reason_name(ev.reason));
+		ASSERT(tcpstate_reason_name(ev.reason));
 		ASSERT(ev.flags[0] && strlen(ev.flags) < TS_FLAGS_LEN);
 	}
 

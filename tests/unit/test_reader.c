@@ -27,6 +27,9 @@
 #define TIMERLINE "id=9 ts=2 netns=1 family=ipv4 client=1.2.3.4:5 " \
 	"server=5.6.7.8:22 side=client old=TIME_WAIT new=CLOSED flags=- " \
 	"seq=0 ack=0 reason=timer"
+#define RETRANSLINE "id=10 ts=3 netns=1 family=ipv4 client=1.2.3.4:5 " \
+	"server=5.6.7.8:22 side=client old=SYN_SENT new=SYN_SENT flags=S " \
+	"seq=7 ack=0 reason=retransmit"
 
 static struct ts_event ev;
 
@@ -68,7 +71,7 @@ TEST(event_v4)
 	CHECK_STR(ev.flags, ".");
 	CHECK_EQ(ev.seq, 84689410u);
 	CHECK_EQ(ev.ack, 1893430206u);
-	CHECK_EQ(ev.reason, TS_REASON_SEGMENT);
+	CHECK_EQ(ev.reason, TCPSTATE_REASON_SEGMENT);
 	CHECK_EQ(ev.nextra, 0);
 	/* Printing it gives back exactly the module's line. */
 	CHECK_STR(fmt(), V4LINE);
@@ -102,7 +105,7 @@ TEST(event_v6)
 TEST(event_timer)
 {
 	CHECK_EQ(parse(TIMERLINE), TS_OK);
-	CHECK_EQ(ev.reason, TS_REASON_TIMER);
+	CHECK_EQ(ev.reason, TCPSTATE_REASON_TIMER);
 	CHECK_STR(ev.flags, "-");
 	CHECK_EQ(ev.seq, 0);
 	CHECK_STR(fmt(), TIMERLINE);
@@ -110,11 +113,13 @@ TEST(event_timer)
 
 TEST(event_reasons)
 {
-	static const char *const r[] = { "segment", "timer", "evict", "unload" };
+	static const char *const r[] = { "segment", "timer", "evict", "unload",
+					 "retransmit" };
 	char line[512];
 	unsigned int i;
 
-	for (i = 0; i < 4; i++) {
+	CHECK_EQ(ARRAY_SIZE(r), TCPSTATE_REASON_NR);
+	for (i = 0; i < ARRAY_SIZE(r); i++) {
 		snprintf(line, sizeof(line),
 			 "id=1 ts=1 netns=1 family=ipv4 client=1.1.1.1:1 server=2.2.2.2:2 side=server old=LAST_ACK new=CLOSED flags=- seq=0 ack=0 reason=%s",
 			 r[i]);
@@ -621,6 +626,12 @@ TEST(filter_state_is_the_new_state)
 	CHECK_EQ(ts_filter_add_states(&flt, "synchronized"), 0);
 	CHECK(match(V4LINE));
 	CHECK(!match(V6LINE));
+	/* a segment sent again (tcpstate-pcap --retransmits) moves nothing */
+	ts_filter_init(&flt);
+	CHECK(match(RETRANSLINE));
+	CHECK_EQ(ts_filter_add_states(&flt, "SYN_SENT"), 0);
+	CHECK(!match(RETRANSLINE));
+	CHECK(match(V6LINE));
 }
 
 TEST(filter_side_and_netns)
