@@ -82,8 +82,9 @@ VERSION_DEF := -DTCPSTATE_VERSION='"$(TCPSTATE_VERSION)"'
 tools/tcpstate: tools/main.c $(READER_DEPS) $(VERSION_FILE)
 	$(CC) $(TOOL_CFLAGS) $(VERSION_DEF) -Itools -o $@ tools/main.c $(READER_SRCS)
 
-tools/tcpstate-pcap: tools/tcpstate-pcap.c module/fsm.c module/fsm.h module/fsm_types.h $(VERSION_FILE)
-	$(CC) $(TOOL_CFLAGS) $(VERSION_DEF) -o $@ tools/tcpstate-pcap.c module/fsm.c -lpcap
+# With the reader's sources (no main()) for --ladder: tools/ladder.c.
+tools/tcpstate-pcap: tools/tcpstate-pcap.c $(READER_DEPS) module/fsm_types.h $(VERSION_FILE)
+	$(CC) $(TOOL_CFLAGS) $(VERSION_DEF) -o $@ tools/tcpstate-pcap.c $(READER_SRCS) -lpcap
 
 tests/unit/test_fsm: tests/unit/test_fsm.c tests/unit/unit.h module/fsm.c module/fsm.h
 	$(CC) $(TOOL_CFLAGS) -Itests/unit -fsanitize=address,undefined \

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * watch --ladder: the events of each flow kept until it finishes, then
- * drawn as a ladder diagram.
+ * drawn as a ladder diagram.  tcpstate-pcap --ladder draws with it too,
+ * with the retransmissions (reason=retransmit) that only a capture shows.
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -121,12 +122,19 @@ static bool flow_finished(const struct flow *f)
 	return f->reset && side_done(f->state[0]) && side_done(f->state[1]);
 }
 
-/* Steps from one segment: same flags, seq and ack, caused by a segment. */
+/*
+ * Steps of one row: from one segment (same flags, seq and ack), or the two
+ * ends moved at once by a timer, an eviction or an unload.
+ */
 static bool same_segment(const struct step *a, const struct step *b)
 {
-	return a->reason == TS_REASON_SEGMENT &&
-	       b->reason == TS_REASON_SEGMENT && a->seq == b->seq &&
-	       a->ack == b->ack && !strcmp(a->flags, b->flags);
+	if (a->reason != b->reason ||
+	    a->reason == TCPSTATE_REASON_RETRANSMIT)
+		return false;
+	if (a->reason != TCPSTATE_REASON_SEGMENT)
+		return a->side != b->side;
+	return a->seq == b->seq && a->ack == b->ack &&
+	       !strcmp(a->flags, b->flags);
 }
 
 /* Transitions an endpoint makes by sending, not by receiving. */
@@ -160,8 +168,13 @@ static int segment_sender(const struct step *s, unsigned int n,
 {
 	unsigned int i;
 
-	if (flags_have(s->flags, 'S'))
+	if (flags_have(s->flags, 'S')) {
+		/* In a simultaneous open the server sends a SYN, the client a SYN/ACK. */
+		for (i = 0; i < n; i++)
+			if (sender_move(&s[i]))
+				return s[i].side;
 		return flags_have(s->flags, '.') ? TCPSTATE_SERVER : TCPSTATE_CLIENT;
+	}
 	if (isn_known[0] && isn_known[1]) {
 		uint64_t as_client = seq_dist(s->seq, isn[TCPSTATE_CLIENT]);
 		uint64_t as_server = seq_dist(s->seq, isn[TCPSTATE_SERVER]);
@@ -251,6 +264,8 @@ static long long table_rtt(const struct flow_key *k)
 	long long rtt = -1;
 	FILE *fp;
 
+	if (!cfg.proc)		/* tcpstate-pcap: no table to ask */
+		return -1;
 	proc_path("tcpstate", path, sizeof(path));
 	fp = fopen(path, "re");
 	if (!fp)
@@ -274,7 +289,7 @@ static void ladder_print(const struct flow *f, bool finished)
 	char client[64], server[64], middle[128], offset[32], a[32], b[32];
 	uint64_t t0 = f->nsteps ? s[0].ts : 0;
 	uint64_t t_syn = 0, t_synack = 0, t_ack = 0;
-	bool isn_known[2] = { false, false };
+	bool isn_known[2] = { false, false }, simopen = false;
 	uint32_t isn[2] = { 0, 0 };
 	int first[2] = { -1, -1 };
 	unsigned int i, j, k;
@@ -302,9 +317,24 @@ static void ladder_print(const struct flow *f, bool finished)
 			moved[s[k].side] = s[k].new_state;
 		format_offset(s[i].ts, t0, offset, sizeof(offset));
 
-		if (s[i].reason != TS_REASON_SEGMENT) {
+		/* Sent again: an arrow from its sender, no state moves. */
+		if (s[i].reason == TCPSTATE_REASON_RETRANSMIT) {
+			sender = s[i].side;
+			/* The handshake's RTT counts from the last SYN. */
+			if (sender == TCPSTATE_CLIENT && !t_synack &&
+			    flags_have(s[i].flags, 'S') &&
+			    !flags_have(s[i].flags, '.'))
+				t_syn = s[i].ts;
+			ladder_arrow(middle, sizeof(middle),
+				     sender == TCPSTATE_CLIENT, &s[i]);
+			strncat(middle, " (retransmitted)",
+				sizeof(middle) - strlen(middle) - 1);
+			ladder_row(offset, -1, middle, -1);
+			continue;
+		}
+		if (s[i].reason != TCPSTATE_REASON_SEGMENT) {
 			snprintf(middle, sizeof(middle), "(%s)",
-				 ts_reason_name(s[i].reason));
+				 tcpstate_reason_name(s[i].reason));
 			ladder_row(offset, moved[TCPSTATE_CLIENT], middle,
 				   moved[TCPSTATE_SERVER]);
 			continue;
@@ -313,7 +343,10 @@ static void ladder_print(const struct flow *f, bool finished)
 		if (flags_have(s[i].flags, 'S')) {
 			isn[sender] = s[i].seq;
 			isn_known[sender] = true;
-			if (sender == TCPSTATE_CLIENT && !t_syn)
+			if (sender == TCPSTATE_SERVER &&
+			    !flags_have(s[i].flags, '.'))
+				simopen = true;
+			else if (sender == TCPSTATE_CLIENT && !t_syn)
 				t_syn = s[i].ts;
 			else if (sender == TCPSTATE_SERVER && !t_synack)
 				t_synack = s[i].ts;
@@ -332,7 +365,8 @@ static void ladder_print(const struct flow *f, bool finished)
 		printf("%10s  (%u more transitions not drawn)\n", "",
 		       f->dropped);
 
-	if (t_syn && t_synack && t_synack >= t_syn) {
+	/* Crossed SYNs: neither end answered the other's, no RTT to tell. */
+	if (!simopen && t_syn && t_synack && t_synack >= t_syn) {
 		format_us(t_synack - t_syn, a, sizeof(a));
 		if (t_ack && t_ack >= t_synack)
 			format_us(t_ack - t_synack, b, sizeof(b));
@@ -340,7 +374,7 @@ static void ladder_print(const struct flow *f, bool finished)
 			snprintf(b, sizeof(b), "?");
 		printf("%10s  handshake RTT: SYN -> SYN/ACK %s, SYN/ACK -> ACK %s\n",
 		       "", a, b);
-	} else {
+	} else if (!simopen) {
 		rtt = table_rtt(&f->key);
 		if (rtt >= 0)
 			printf("%10s  handshake RTT: %lld.%03lld ms (from /proc/tcpstate)\n",
@@ -376,8 +410,8 @@ void ladder_event(const struct ts_event *ev, bool selected)
 		f->dropped++;
 	}
 	f->state[ev->side] = ev->new_state;
-	if (flags_have(ev->flags, 'R') || ev->reason == TS_REASON_EVICT ||
-	    ev->reason == TS_REASON_UNLOAD)
+	if (flags_have(ev->flags, 'R') || ev->reason == TCPSTATE_REASON_EVICT ||
+	    ev->reason == TCPSTATE_REASON_UNLOAD)
 		f->reset = true;
 	if (selected)
 		f->selected = true;

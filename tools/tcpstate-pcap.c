@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "fsm.h"
+#include "reader.h"
 
 #define NSEC_PER_SEC	((u64)1000000000)
 #define NSEC_PER_MSEC	((u64)1000000)
@@ -95,6 +96,8 @@ struct options {
 	bool stats;
 	bool flush;
 	bool verify_checksum;
+	bool retransmits;	/* reason=retransmit lines too */
+	bool ladder;		/* ladder diagrams (tools/ladder.c) instead */
 	u64 time_wait_ms;
 };
 
@@ -662,39 +665,71 @@ static void flow_names(const struct flow *f, char *client, char *server)
 	format_ap(server, AP_LEN, f->key.family, &f->key.end[!c]);
 }
 
-/* @seg is NULL for a timer. */
-static void print_events(const struct flow *f, const struct tcpstate_result *r,
-			 u64 ts_ns, const struct tcpstate_seg *seg)
+/*
+ * One event line: printed, or with --ladder read back by the reader's
+ * parser (the same grammar, round trip) and handed to its ladder.
+ */
+static void emit_line(const struct flow *f, const struct tcpstate_trans *t,
+		      u64 ts_ns, const struct tcpstate_seg *seg, u8 reason,
+		      const char *ka)
 {
-	char client[AP_LEN], server[AP_LEN];
-	const char *ka = tcpstate_ka_end_name(tcpstate_ka_end_of(r->notes));
+	char client[AP_LEN], server[AP_LEN], line[TS_LINE_MAX + 1];
 	char fl[TCPSTATE_TCPFLAGS_LEN];
-	unsigned int i;
+	static struct ts_event ev;
+	int n;
 
-	if (!r->nr)
-		return;
 	flow_names(f, client, server);
 	if (seg)
 		tcpstate_tcpflags_format(seg->flags, fl);
 	else
 		snprintf(fl, sizeof(fl), "-");
-	for (i = 0; i < r->nr && i < TCPSTATE_MAX_TRANS; i++) {
-		const struct tcpstate_trans *t = &r->trans[i];
+	n = snprintf(line, sizeof(line), TCPSTATE_EVENT_LINE,
+		     (unsigned long long)++event_id,
+		     (unsigned long long)ts_ns, 0u,
+		     f->key.family == 4 ? "ipv4" : "ipv6", client, server,
+		     tcpstate_side_name(t->side),
+		     tcpstate_state_name(t->old_state),
+		     tcpstate_state_name(t->new_state), fl,
+		     seg ? seg->seq : 0, seg ? seg->ack : 0,
+		     tcpstate_reason_name(reason), ka ? " keepalive=" : "",
+		     ka ? ka : "");
+	if (!opt.ladder) {
+		fputs(line, stdout);
+		return;
+	}
+	if (n < 0 || (size_t)n >= sizeof(line) ||
+	    ts_event_parse(line, n, &ev) != TS_OK) {
+		fprintf(stderr, "tcpstate-pcap: cannot read back my own line: %s",
+			line);
+		exit(1);
+	}
+	ladder_event(&ev, true);
+}
 
+/* @seg is NULL for a timer. */
+static void print_events(const struct flow *f, const struct tcpstate_result *r,
+			 u64 ts_ns, const struct tcpstate_seg *seg)
+{
+	const char *ka = tcpstate_ka_end_name(tcpstate_ka_end_of(r->notes));
+	unsigned int i;
+
+	/* Sent again, moving nothing: a line of the sender's own state. */
+	if (seg && r->verdict == TCPSTATE_V_RETRANS && opt.events &&
+	    (opt.retransmits || opt.ladder)) {
+		u8 side = tcpstate_fsm_side(&f->fsm, seg->end);
+		u8 st = f->fsm.end[side].state;
+		struct tcpstate_trans t = { side, st, st };
+
+		emit_line(f, &t, ts_ns, seg, TCPSTATE_REASON_RETRANSMIT, NULL);
+	}
+	for (i = 0; i < r->nr && i < TCPSTATE_MAX_TRANS; i++) {
 		stats.events++;
 		if (!seg)
 			stats.timer_events++;
-		if (!opt.events)
-			continue;
-		printf(TCPSTATE_EVENT_LINE, (unsigned long long)++event_id,
-		       (unsigned long long)ts_ns, 0u,
-		       f->key.family == 4 ? "ipv4" : "ipv6", client, server,
-		       tcpstate_side_name(t->side),
-		       tcpstate_state_name(t->old_state),
-		       tcpstate_state_name(t->new_state), fl,
-		       seg ? seg->seq : 0, seg ? seg->ack : 0,
-		       seg ? "segment" : "timer", ka ? " keepalive=" : "",
-		       ka ? ka : "");
+		if (opt.events)
+			emit_line(f, &r->trans[i], ts_ns, seg,
+				  seg ? TCPSTATE_REASON_SEGMENT :
+					TCPSTATE_REASON_TIMER, ka);
 	}
 }
 
@@ -877,6 +912,12 @@ static void usage(FILE *out)
 "    -f, --flush          at the end, fire the pending TIME_WAIT timers\n"
 "    -c, --verify-checksum  skip segments whose TCP checksum is wrong\n"
 "                         (as a receiving host would drop them)\n"
+"    -R, --retransmits    also a line for each SYN, SYN/ACK, FIN or final\n"
+"                         ACK sent again, which moves no state:\n"
+"                         reason=retransmit, old and new the sender's state\n"
+"    -l, --ladder         instead of the lines and the table, each flow's\n"
+"                         ladder diagram, as tcpstate --ladder draws it,\n"
+"                         with the retransmissions (implies --flush)\n"
 "    -V, --version        the version\n"
 "    -h, --help           this text\n"
 "\n"
@@ -894,6 +935,8 @@ static int parse_args(int argc, char **argv)
 		{ "time-wait-ms",    required_argument, NULL, 'w' },
 		{ "flush",           no_argument,       NULL, 'f' },
 		{ "verify-checksum", no_argument,       NULL, 'c' },
+		{ "retransmits",     no_argument,       NULL, 'R' },
+		{ "ladder",          no_argument,       NULL, 'l' },
 		{ "version",         no_argument,       NULL, 'V' },
 		{ "help",            no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -902,7 +945,7 @@ static int parse_args(int argc, char **argv)
 	char *endp;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "r:etsw:fcVh", longopts,
+	while ((c = getopt_long(argc, argv, "r:etsw:fcRlVh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -934,6 +977,12 @@ static int parse_args(int argc, char **argv)
 		case 'c':
 			opt.verify_checksum = true;
 			break;
+		case 'R':
+			opt.retransmits = true;
+			break;
+		case 'l':
+			opt.ladder = true;
+			break;
 		case 'V':
 			printf("tcpstate-pcap " TCPSTATE_VERSION "\n");
 			exit(0);
@@ -948,6 +997,19 @@ static int parse_args(int argc, char **argv)
 	if (!opt.events && !opt.table) {
 		fprintf(stderr, "tcpstate-pcap: --events-only and --table-only exclude each other\n");
 		return -1;
+	}
+	if (opt.ladder && !(opt.events && opt.table)) {
+		fprintf(stderr, "tcpstate-pcap: --ladder draws instead of the lines and the table\n");
+		return -1;
+	}
+	if (opt.ladder) {
+		/* tools/ladder.c reads the reader's settings: all, no colour */
+		ts_filter_init(&cfg.filter);
+		cfg.count = -1;
+		cfg.proc = NULL;
+		cfg.ladder = true;
+		opt.table = false;
+		opt.flush = true;
 	}
 	if (optind < argc && !opt.file)
 		opt.file = argv[optind++];
@@ -993,6 +1055,8 @@ int main(int argc, char **argv)
 
 	if (opt.flush)
 		timers_run(UINT64_MAX);
+	if (opt.ladder)
+		ladder_flush();
 	if (opt.table)
 		print_table();
 	fflush(stdout);
