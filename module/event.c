@@ -285,8 +285,8 @@ static int event_format(const struct tcpstate_event *ev, char *buf)
 
 	addr_format(ev, true, client);
 	addr_format(ev, false, server);
-	/* Timer, eviction and unload events have no causing segment. */
-	if (ev->reason == TCPSTATE_REASON_SEGMENT && ev->tcpflags)
+	/* Timer, eviction and unload events have no segment: flags 0. */
+	if (ev->tcpflags)
 		tcpstate_tcpflags_format(ev->tcpflags, flags);
 	else
 		strscpy(flags, "-", sizeof(flags));

@@ -278,7 +278,8 @@ enum tcpstate_reason {
 	/*
 	 * No change: the segment's sender sent it before (a SYN, SYN/ACK,
 	 * FIN or final ACK again: TCPSTATE_V_RETRANS), and old and new are
-	 * its state.  Only tcpstate-pcap --retransmits and --ladder write it.
+	 * its state.  Written by the module with retransmits=1, and by
+	 * tcpstate-pcap with --retransmits or --ladder.
 	 */
 	TCPSTATE_REASON_RETRANSMIT,
 	TCPSTATE_REASON_NR

@@ -137,6 +137,12 @@ static const struct kernel_param_ops tcpstate_bparam_ops = {
 module_param_cb(ipv6, &tcpstate_bparam_ops, &tcpstate_ipv6, 0644);
 MODULE_PARM_DESC(ipv6, "watch IPv6 as well as IPv4 (default 1)");
 
+bool tcpstate_retransmits;
+module_param_cb(retransmits, &tcpstate_bparam_ops, &tcpstate_retransmits,
+		0644);
+MODULE_PARM_DESC(retransmits,
+		 "an event (reason=retransmit) for each SYN, SYN/ACK, FIN or final ACK sent again (default 0)");
+
 /*
  * The port filter: "" (every port, the default) or a comma-separated list
  * of up to TCPSTATE_PORTS_MAX ports from 1 to 65535; a segment is watched

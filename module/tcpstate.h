@@ -36,6 +36,7 @@ extern struct tcpstate_uparam tcpstate_timeout_close_wait;
 extern struct tcpstate_uparam tcpstate_timeout_last_ack;
 extern struct tcpstate_uparam tcpstate_timeout_close;
 extern bool tcpstate_ipv6;
+extern bool tcpstate_retransmits;
 extern struct tcpstate_ports __rcu *tcpstate_ports;
 
 static inline unsigned int tcpstate_param(const struct tcpstate_uparam *p)
