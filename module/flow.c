@@ -602,11 +602,11 @@ static bool tcpstate_flow_csum_ok(const struct tcpstate_csum *csum)
 	return false;
 }
 
-/* The segment was sent again, and retransmits=1 asks to say so. */
-static bool tcpstate_flow_retrans_wanted(const struct tcpstate_result *r)
+/* What a segment that moved nothing says, as the parameters ask. */
+static u8 tcpstate_flow_quiet_reason(const struct tcpstate_result *r)
 {
-	return r->verdict == TCPSTATE_V_RETRANS &&
-	       READ_ONCE(tcpstate_retransmits);
+	return tcpstate_result_quiet_reason(r, READ_ONCE(tcpstate_retransmits),
+					    READ_ONCE(tcpstate_keepalives));
 }
 
 void tcpstate_flow_segment(const struct tcpstate_key *k,
@@ -618,7 +618,7 @@ void tcpstate_flow_segment(const struct tcpstate_key *k,
 	struct tcpstate_fsm next;
 	struct tcpstate_flow *f;
 	int i, tries = 0;
-	bool retrans;
+	u8 quiet;
 	u32 now_us;
 
 	rcu_read_lock();
@@ -666,27 +666,27 @@ again:
 	if (csum) {
 		next = f->fsm;
 		tcpstate_fsm_step(&next, s, now_us, &r);
-		retrans = tcpstate_flow_retrans_wanted(&r);
-		if ((r.nr || retrans) && !tcpstate_flow_csum_ok(csum)) {
+		quiet = tcpstate_flow_quiet_reason(&r);
+		if ((r.nr || quiet != TCPSTATE_REASON_NR) &&
+		    !tcpstate_flow_csum_ok(csum)) {
 			spin_unlock_bh(&b->lock);
 			goto out;
 		}
 		f->fsm = next;
 	} else {
 		tcpstate_fsm_step(&f->fsm, s, now_us, &r);
-		retrans = tcpstate_flow_retrans_wanted(&r);
+		quiet = tcpstate_flow_quiet_reason(&r);
 	}
 	f->last = jiffies;
 	if (r.notes & TCPSTATE_N_NEWGEN)
 		f->created = f->last;
-	/* Sent again, it moved nothing: a line of its sender's own state. */
-	if (retrans) {
+	/* It moved nothing: a line of its sender's own state. */
+	if (quiet != TCPSTATE_REASON_NR) {
 		u8 side = tcpstate_fsm_side(&f->fsm, s->end);
 		u8 st = f->fsm.end[side].state;
 		struct tcpstate_trans t = { side, st, st };
 
-		tcpstate_flow_emit(b, f, k->fam, &t, s,
-				   TCPSTATE_REASON_RETRANSMIT,
+		tcpstate_flow_emit(b, f, k->fam, &t, s, quiet,
 				   TCPSTATE_KA_END_NONE);
 	}
 	for (i = 0; i < r.nr && i < TCPSTATE_MAX_TRANS; i++)

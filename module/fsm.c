@@ -965,6 +965,20 @@ static bool fsm_step_fast(struct tcpstate_fsm *f, const struct tcpstate_seg *s)
 	return true;
 }
 
+u8 tcpstate_result_quiet_reason(const struct tcpstate_result *r,
+				bool retrans, bool keepalive)
+{
+	if (r->nr)
+		return TCPSTATE_REASON_NR;
+	if (retrans && r->verdict == TCPSTATE_V_RETRANS)
+		return TCPSTATE_REASON_RETRANSMIT;
+	if (keepalive && (r->notes & TCPSTATE_N_KA_PROBE))
+		return TCPSTATE_REASON_KEEPALIVE;
+	if (keepalive && (r->notes & TCPSTATE_N_KA_ACK))
+		return TCPSTATE_REASON_KEEPALIVE_ACK;
+	return TCPSTATE_REASON_NR;
+}
+
 void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		       u32 now_us, struct tcpstate_result *r)
 {
@@ -1041,6 +1055,8 @@ static const char *const reason_names[TCPSTATE_REASON_NR] = {
 	[TCPSTATE_REASON_EVICT] = "evict",
 	[TCPSTATE_REASON_UNLOAD] = "unload",
 	[TCPSTATE_REASON_RETRANSMIT] = "retransmit",
+	[TCPSTATE_REASON_KEEPALIVE] = "keepalive",
+	[TCPSTATE_REASON_KEEPALIVE_ACK] = "keepalive_ack",
 };
 
 const char *tcpstate_reason_name(unsigned int reason)

@@ -267,8 +267,10 @@ struct tcpstate_result {
 #define TCPSTATE_KEEPALIVES_LEN	4
 
 /*
- * Why an endpoint's line was written: the events' "reason=".  All but
- * RETRANSMIT are state changes.
+ * Why an endpoint's line was written: the events' "reason=".  Those before
+ * RETRANSMIT are state changes; from RETRANSMIT on, a segment that moved
+ * nothing, its sender's state in both old and new
+ * (tcpstate_reason_moves()).
  */
 enum tcpstate_reason {
 	TCPSTATE_REASON_SEGMENT,	/* a segment proved it */
@@ -276,14 +278,36 @@ enum tcpstate_reason {
 	TCPSTATE_REASON_EVICT,		/* the table was full */
 	TCPSTATE_REASON_UNLOAD,		/* the module is going away */
 	/*
-	 * No change: the segment's sender sent it before (a SYN, SYN/ACK,
-	 * FIN or final ACK again: TCPSTATE_V_RETRANS), and old and new are
-	 * its state.  Written by the module with retransmits=1, and by
-	 * tcpstate-pcap with --retransmits or --ladder.
+	 * The sender sent it before: a SYN, SYN/ACK, FIN or final ACK again
+	 * (TCPSTATE_V_RETRANS).  Written by the module with retransmits=1,
+	 * by tcpstate-pcap with --retransmits or --ladder.
 	 */
 	TCPSTATE_REASON_RETRANSMIT,
+	/*
+	 * A keep-alive probe (TCPSTATE_N_KA_PROBE) and the answer to one
+	 * (TCPSTATE_N_KA_ACK).  Written by the module with keepalives=1, by
+	 * tcpstate-pcap with --keepalives or --ladder.
+	 */
+	TCPSTATE_REASON_KEEPALIVE,
+	TCPSTATE_REASON_KEEPALIVE_ACK,
 	TCPSTATE_REASON_NR
 };
+
+/* Whether a line of this reason is a state change. */
+static inline bool tcpstate_reason_moves(unsigned int reason)
+{
+	return reason < TCPSTATE_REASON_RETRANSMIT;
+}
+
+struct tcpstate_result;
+
+/*
+ * The reason of the line for a segment that moved nothing, when the caller
+ * writes lines for retransmissions (@retrans) or keep-alive probes and
+ * answers (@keepalive): TCPSTATE_REASON_NR for none.
+ */
+u8 tcpstate_result_quiet_reason(const struct tcpstate_result *r,
+				bool retrans, bool keepalive);
 
 /*
  * How a connection ended after keep-alive probes (from a result's
@@ -391,7 +415,9 @@ tcpstate_fsm_keepalives(const struct tcpstate_fsm *f)
 const char *tcpstate_state_name(unsigned int state);
 const char *tcpstate_side_name(unsigned int side);
 const char *tcpstate_verdict_name(unsigned int verdict);
-/* "segment", "timer", "evict", "unload", "retransmit"; NULL if none */
+/* "segment", "timer", "evict", "unload", "retransmit", "keepalive",
+ * "keepalive_ack"; NULL if none
+ */
 const char *tcpstate_reason_name(unsigned int reason);
 /* "peer_reset", "timeout"; NULL for TCPSTATE_KA_END_NONE */
 const char *tcpstate_ka_end_name(unsigned int ka_end);

@@ -143,6 +143,12 @@ module_param_cb(retransmits, &tcpstate_bparam_ops, &tcpstate_retransmits,
 MODULE_PARM_DESC(retransmits,
 		 "an event (reason=retransmit) for each SYN, SYN/ACK, FIN or final ACK sent again (default 0)");
 
+bool tcpstate_keepalives;
+module_param_cb(keepalives, &tcpstate_bparam_ops, &tcpstate_keepalives,
+		0644);
+MODULE_PARM_DESC(keepalives,
+		 "an event (reason=keepalive, keepalive_ack) for each keep-alive probe and answer (default 0)");
+
 /*
  * The port filter: "" (every port, the default) or a comma-separated list
  * of up to TCPSTATE_PORTS_MAX ports from 1 to 65535; a segment is watched

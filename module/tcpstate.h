@@ -37,6 +37,7 @@ extern struct tcpstate_uparam tcpstate_timeout_last_ack;
 extern struct tcpstate_uparam tcpstate_timeout_close;
 extern bool tcpstate_ipv6;
 extern bool tcpstate_retransmits;
+extern bool tcpstate_keepalives;
 extern struct tcpstate_ports __rcu *tcpstate_ports;
 
 static inline unsigned int tcpstate_param(const struct tcpstate_uparam *p)

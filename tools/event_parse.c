@@ -420,6 +420,16 @@ const char *ts_event_extra_val(const struct ts_event *ev, unsigned int i)
 	return i < ev->nextra ? ev->buf + ev->extra[i].val : NULL;
 }
 
+const char *ts_event_extra(const struct ts_event *ev, const char *key)
+{
+	unsigned int i;
+
+	for (i = 0; i < ev->nextra; i++)
+		if (!strcmp(ts_event_extra_key(ev, i), key))
+			return ts_event_extra_val(ev, i);
+	return NULL;
+}
+
 /* A bounded string builder: once it overflows, every later call is a no-op. */
 struct sbuf {
 	char *p;
@@ -913,7 +923,7 @@ bool ts_filter_event(const struct ts_filter *f, const struct ts_event *ev)
 	if (f->side >= 0 && ev->side != f->side)
 		return false;
 	/* --state picks transitions into a state: a retransmission is none */
-	if (f->states && (ev->reason == TCPSTATE_REASON_RETRANSMIT ||
+	if (f->states && (!tcpstate_reason_moves(ev->reason) ||
 			  !(f->states & (1u << ev->new_state))))
 		return false;
 	return true;

@@ -142,6 +142,8 @@ int ts_endpoint_format(const struct ts_endpoint *ep, char *out, size_t n);
 enum ts_err ts_event_parse(const char *line, size_t len, struct ts_event *ev);
 const char *ts_event_extra_key(const struct ts_event *ev, unsigned int i);
 const char *ts_event_extra_val(const struct ts_event *ev, unsigned int i);
+/* The value of the trailing key @key, or NULL. */
+const char *ts_event_extra(const struct ts_event *ev, const char *key);
 /* The canonical event line (no newline); the length or -1. */
 int ts_event_format(const struct ts_event *ev, char *out, size_t n);
 /* One JSON object (no newline) with every key; the length or -1. */

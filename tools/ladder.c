@@ -25,6 +25,7 @@ struct step {
 	uint64_t ts;
 	uint32_t seq, ack;
 	uint8_t side, old_state, new_state, reason;
+	uint8_t ka_end;			/* enum tcpstate_ka_end */
 	char flags[TS_FLAGS_LEN];
 };
 
@@ -128,8 +129,7 @@ static bool flow_finished(const struct flow *f)
  */
 static bool same_segment(const struct step *a, const struct step *b)
 {
-	if (a->reason != b->reason ||
-	    a->reason == TCPSTATE_REASON_RETRANSMIT)
+	if (a->reason != b->reason || !tcpstate_reason_moves(a->reason))
 		return false;
 	if (a->reason != TCPSTATE_REASON_SEGMENT)
 		return a->side != b->side;
@@ -317,8 +317,8 @@ static void ladder_print(const struct flow *f, bool finished)
 			moved[s[k].side] = s[k].new_state;
 		format_offset(s[i].ts, t0, offset, sizeof(offset));
 
-		/* Sent again: an arrow from its sender, no state moves. */
-		if (s[i].reason == TCPSTATE_REASON_RETRANSMIT) {
+		/* Sent again, a probe: an arrow from its sender, no move. */
+		if (!tcpstate_reason_moves(s[i].reason)) {
 			sender = s[i].side;
 			/* The handshake's RTT counts from the last SYN. */
 			if (sender == TCPSTATE_CLIENT && !t_synack &&
@@ -327,8 +327,9 @@ static void ladder_print(const struct flow *f, bool finished)
 				t_syn = s[i].ts;
 			ladder_arrow(middle, sizeof(middle),
 				     sender == TCPSTATE_CLIENT, &s[i]);
-			strncat(middle, " (retransmitted)",
-				sizeof(middle) - strlen(middle) - 1);
+			snprintf(middle + strlen(middle),
+				 sizeof(middle) - strlen(middle), " (%s)",
+				 ladder_note(s[i].reason));
 			ladder_row(offset, -1, middle, -1);
 			continue;
 		}
@@ -360,6 +361,10 @@ static void ladder_print(const struct flow *f, bool finished)
 			     &s[i]);
 		/* The sender's change on the arrow's row, the receiver's too. */
 		ladder_row(offset, moved[TCPSTATE_CLIENT], middle, moved[TCPSTATE_SERVER]);
+		/* A reset after keep-alive probes says why, under its arrow. */
+		if (s[i].ka_end != TCPSTATE_KA_END_NONE)
+			printf("%10s  %*s (%s)\n", "", LADDER_STATE_W, "",
+			       keepalive_words(tcpstate_ka_end_name(s[i].ka_end)));
 	}
 	if (f->dropped)
 		printf("%10s  (%u more transitions not drawn)\n", "",
@@ -384,6 +389,30 @@ static void ladder_print(const struct flow *f, bool finished)
 	out_check();
 }
 
+static uint8_t ka_end_of(const char *ka)
+{
+	unsigned int i;
+
+	for (i = 0; ka && i < TCPSTATE_KA_END_NR; i++)
+		if (tcpstate_ka_end_name(i) && !strcmp(ka, tcpstate_ka_end_name(i)))
+			return i;
+	return TCPSTATE_KA_END_NONE;
+}
+
+const char *ladder_note(unsigned int reason)
+{
+	switch (reason) {
+	case TCPSTATE_REASON_RETRANSMIT:
+		return "retransmitted";
+	case TCPSTATE_REASON_KEEPALIVE:
+		return "keep-alive";
+	case TCPSTATE_REASON_KEEPALIVE_ACK:
+		return "keep-alive ACK";
+	default:
+		return NULL;
+	}
+}
+
 void ladder_event(const struct ts_event *ev, bool selected)
 {
 	struct flow *f;
@@ -405,6 +434,7 @@ void ladder_event(const struct ts_event *ev, bool selected)
 		s->old_state = ev->old_state;
 		s->new_state = ev->new_state;
 		s->reason = ev->reason;
+		s->ka_end = ka_end_of(ts_event_extra(ev, "keepalive"));
 		memcpy(s->flags, ev->flags, sizeof(s->flags));
 	} else {
 		f->dropped++;

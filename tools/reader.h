@@ -178,6 +178,10 @@ void fclose_proc(FILE *fp, const char *name);
 
 /* watch (watch.c) and its --ladder (ladder.c) */
 void ladder_event(const struct ts_event *ev, bool selected);
+/* A keepalive= value in words ("timeout": "keep-alive probes unanswered..."). */
+const char *keepalive_words(const char *ka);
+/* What a line that moved nothing is, in words: "retransmitted"... */
+const char *ladder_note(unsigned int reason);
 void ladder_flush(void);
 void print_lost(const struct ts_event *ev);
 bool flags_have(const char *flags, char c);

@@ -97,6 +97,7 @@ struct options {
 	bool flush;
 	bool verify_checksum;
 	bool retransmits;	/* reason=retransmit lines too */
+	bool keepalives;	/* reason=keepalive, keepalive_ack too */
 	bool ladder;		/* ladder diagrams (tools/ladder.c) instead */
 	u64 time_wait_ms;
 };
@@ -711,16 +712,17 @@ static void print_events(const struct flow *f, const struct tcpstate_result *r,
 			 u64 ts_ns, const struct tcpstate_seg *seg)
 {
 	const char *ka = tcpstate_ka_end_name(tcpstate_ka_end_of(r->notes));
+	u8 quiet = tcpstate_result_quiet_reason(r, opt.retransmits,
+						opt.keepalives);
 	unsigned int i;
 
-	/* Sent again, moving nothing: a line of the sender's own state. */
-	if (seg && r->verdict == TCPSTATE_V_RETRANS && opt.events &&
-	    (opt.retransmits || opt.ladder)) {
+	/* It moved nothing: a line of the sender's own state (as flow.c). */
+	if (seg && opt.events && quiet != TCPSTATE_REASON_NR) {
 		u8 side = tcpstate_fsm_side(&f->fsm, seg->end);
 		u8 st = f->fsm.end[side].state;
 		struct tcpstate_trans t = { side, st, st };
 
-		emit_line(f, &t, ts_ns, seg, TCPSTATE_REASON_RETRANSMIT, NULL);
+		emit_line(f, &t, ts_ns, seg, quiet, NULL);
 	}
 	for (i = 0; i < r->nr && i < TCPSTATE_MAX_TRANS; i++) {
 		stats.events++;
@@ -915,9 +917,12 @@ static void usage(FILE *out)
 "    -R, --retransmits    also a line for each SYN, SYN/ACK, FIN or final\n"
 "                         ACK sent again, which moves no state:\n"
 "                         reason=retransmit, old and new the sender's state\n"
+"    -K, --keepalives     also a line for each keep-alive probe and answer:\n"
+"                         reason=keepalive and keepalive_ack\n"
 "    -l, --ladder         instead of the lines and the table, each flow's\n"
 "                         ladder diagram, as tcpstate --ladder draws it,\n"
-"                         with the retransmissions (implies --flush)\n"
+"                         with the retransmissions and keep-alives\n"
+"                         (implies --retransmits, --keepalives, --flush)\n"
 "    -V, --version        the version\n"
 "    -h, --help           this text\n"
 "\n"
@@ -936,6 +941,7 @@ static int parse_args(int argc, char **argv)
 		{ "flush",           no_argument,       NULL, 'f' },
 		{ "verify-checksum", no_argument,       NULL, 'c' },
 		{ "retransmits",     no_argument,       NULL, 'R' },
+		{ "keepalives",      no_argument,       NULL, 'K' },
 		{ "ladder",          no_argument,       NULL, 'l' },
 		{ "version",         no_argument,       NULL, 'V' },
 		{ "help",            no_argument,       NULL, 'h' },
@@ -945,7 +951,7 @@ static int parse_args(int argc, char **argv)
 	char *endp;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "r:etsw:fcRlVh", longopts,
+	while ((c = getopt_long(argc, argv, "r:etsw:fcRKlVh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -980,6 +986,9 @@ static int parse_args(int argc, char **argv)
 		case 'R':
 			opt.retransmits = true;
 			break;
+		case 'K':
+			opt.keepalives = true;
+			break;
 		case 'l':
 			opt.ladder = true;
 			break;
@@ -1010,6 +1019,8 @@ static int parse_args(int argc, char **argv)
 		cfg.ladder = true;
 		opt.table = false;
 		opt.flush = true;
+		opt.retransmits = true;
+		opt.keepalives = true;
 	}
 	if (optind < argc && !opt.file)
 		opt.file = argv[optind++];

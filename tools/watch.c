@@ -59,28 +59,30 @@ bool flags_have(const char *flags, char c)
 	return strcmp(flags, "-") && strchr(flags, c);
 }
 
-/* The value of the event's trailing key @key, or NULL. */
-static const char *event_extra(const struct ts_event *ev, const char *key)
+const char *keepalive_words(const char *ka)
 {
-	unsigned int i;
-
-	for (i = 0; i < ev->nextra; i++)
-		if (!strcmp(ts_event_extra_key(ev, i), key))
-			return ts_event_extra_val(ev, i);
-	return NULL;
+	if (!ka)
+		return NULL;
+	if (!strcmp(ka, "peer_reset"))
+		return "the peer reset on a keep-alive probe";
+	if (!strcmp(ka, "timeout"))
+		return "keep-alive probes unanswered, gave up";
+	return ka;
 }
 
 /*
  * The cause: "S. seq 1 ack 2", or the reason; a reset after keep-alive
- * probes says which end gave up, a retransmission that it is one.
+ * probes says which end gave up, a segment that moved nothing what it is.
  */
 static void format_cause(const struct ts_event *ev, char *buf, size_t n)
 {
-	const char *ka = event_extra(ev, "keepalive");
+	const char *ka = keepalive_words(ts_event_extra(ev, "keepalive"));
 	int len;
 
-	if (ev->reason == TCPSTATE_REASON_RETRANSMIT) {
-		ka = "retransmitted";
+	if (ev->reason == TCPSTATE_REASON_RETRANSMIT ||
+	    ev->reason == TCPSTATE_REASON_KEEPALIVE ||
+	    ev->reason == TCPSTATE_REASON_KEEPALIVE_ACK) {
+		ka = ladder_note(ev->reason);
 	} else if (ev->reason != TCPSTATE_REASON_SEGMENT) {
 		snprintf(buf, n, "%s", tcpstate_reason_name(ev->reason));
 		return;
@@ -92,10 +94,6 @@ static void format_cause(const struct ts_event *ev, char *buf, size_t n)
 		len = snprintf(buf, n, "%-3s seq %u", ev->flags, ev->seq);
 	if (!ka || len < 0 || (size_t)len >= n)
 		return;
-	if (!strcmp(ka, "peer_reset"))
-		ka = "the peer reset on a keep-alive probe";
-	else if (!strcmp(ka, "timeout"))
-		ka = "keep-alive probes unanswered, gave up";
 	snprintf(buf + len, n - len, " (%s)", ka);
 }
 

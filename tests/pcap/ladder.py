@@ -171,6 +171,33 @@ SCENARIOS = {
 +60110.000  CLOSED       (timer)                                      CLOSED
             handshake RTT: SYN -> SYN/ACK 10.000 ms, SYN/ACK -> ACK 10.000 ms
 """, []),
+
+    # Keep-alive: a probe (seq one below the next, no data) answered,
+    # then two unanswered and the prober gives up with a RST.
+    'keepalive-gave-up': ([
+        (0, True, SYN, CI, 0),
+        (10, False, SYN | ACK, SI, CI + 1),
+        (20, True, ACK, CI + 1, SI + 1),
+        (1020, True, ACK, CI, SI + 1),
+        (1030, False, ACK, SI + 1, CI + 1),
+        (2030, True, ACK, CI, SI + 1),
+        (3030, True, ACK, CI, SI + 1),
+        (4030, True, RST | ACK, CI + 1, SI + 1),
+    ], """\
+10.0.2.2:51323 -> 10.0.2.15:80  ipv4 netns 0
+        ms  client                                                    server
+            CLOSED                                                    LISTEN
+    +0.000  SYN_SENT     --- S seq=1000 ---------------------------->
+   +10.000  ESTABLISHED  <-- S. seq=5000 ack=1001 ------------------- SYN_RCVD
+   +20.000               --- . seq=1001 ack=5001 -------------------> ESTABLISHED
+ +1020.000               --- . seq=1000 ack=5001 -------------------> (keep-alive)
+ +1030.000               <-- . seq=5001 ack=1001 -------------------- (keep-alive ACK)
+ +2030.000               --- . seq=1000 ack=5001 -------------------> (keep-alive)
+ +3030.000               --- . seq=1000 ack=5001 -------------------> (keep-alive)
+ +4030.000  CLOSED       --- R. seq=1001 ack=5001 ------------------> CLOSED
+                         (keep-alive probes unanswered, gave up)
+            handshake RTT: SYN -> SYN/ACK 10.000 ms, SYN/ACK -> ACK 10.000 ms
+""", []),
 }
 
 

@@ -1282,6 +1282,37 @@ TEST(keepalive_probe_and_answer_both_directions)
 	CHECK_EQ(tcpstate_fsm_side(&F, 1), TCPSTATE_SERVER);
 }
 
+/* The lines the callers write for segments that moved nothing. */
+TEST(quiet_reasons_as_asked)
+{
+	established_with_data();
+	seg(0, ".", C_FIN_SEQ - 1, S_FIN_SEQ, 0);	/* a probe */
+	CHECK_EQ(tcpstate_result_quiet_reason(&R, true, true),
+		 TCPSTATE_REASON_KEEPALIVE);
+	CHECK_EQ(tcpstate_result_quiet_reason(&R, true, false),
+		 TCPSTATE_REASON_NR);
+	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ, 0);		/* its answer */
+	CHECK_EQ(tcpstate_result_quiet_reason(&R, false, true),
+		 TCPSTATE_REASON_KEEPALIVE_ACK);
+	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ, 0);		/* an ACK */
+	CHECK_EQ(tcpstate_result_quiet_reason(&R, true, true),
+		 TCPSTATE_REASON_NR);
+	/* a FIN sent again, and the transitions of the first */
+	CHECK_STR(seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0),
+		  "client ESTABLISHED>FIN_WAIT_1, server ESTABLISHED>CLOSE_WAIT");
+	CHECK_EQ(tcpstate_result_quiet_reason(&R, true, true),
+		 TCPSTATE_REASON_NR);
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
+	CHECK_EQ(R.verdict, TCPSTATE_V_RETRANS);
+	CHECK_EQ(tcpstate_result_quiet_reason(&R, true, false),
+		 TCPSTATE_REASON_RETRANSMIT);
+	CHECK_EQ(tcpstate_result_quiet_reason(&R, false, true),
+		 TCPSTATE_REASON_NR);
+	CHECK(tcpstate_reason_moves(TCPSTATE_REASON_UNLOAD));
+	CHECK(!tcpstate_reason_moves(TCPSTATE_REASON_RETRANSMIT));
+	CHECK(!tcpstate_reason_moves(TCPSTATE_REASON_KEEPALIVE_ACK));
+}
+
 TEST(keepalive_one_byte_probe_is_no_data)
 {
 	handshake();

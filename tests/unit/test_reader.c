@@ -114,7 +114,8 @@ TEST(event_timer)
 TEST(event_reasons)
 {
 	static const char *const r[] = { "segment", "timer", "evict", "unload",
-					 "retransmit" };
+					 "retransmit", "keepalive",
+					 "keepalive_ack" };
 	char line[512];
 	unsigned int i;
 

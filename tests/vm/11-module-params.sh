@@ -30,14 +30,14 @@ for bad in max_flows=0 max_flows=-1 max_flows=99999999999 max_flows=lots \
 	time_wait_ms=0 time_wait_ms=600001 time_wait_ms=1s linger_ms=abc \
 	ring_size=8 ring_size=1000000000 timeout_syn=0 \
 	timeout_established=99999999 ipv6=maybe ports=0 ports=65536 \
-	ports=http ports=80,,81 retransmits=2; do
+	ports=http ports=80,,81 retransmits=2 keepalives=maybe; do
 	insmod_refused "$bad"
 done
 info "every bad insmod value refused with a log line"
 
 # Good values at insmod are taken as given.
 load_tcpstate max_flows=1000 time_wait_ms=1500 linger_ms=200 ports=80,8080 \
-	ipv6=0 ring_size=1024 retransmits=1
+	ipv6=0 ring_size=1024 retransmits=1 keepalives=1
 at_exit rmmod tcpstate
 assert_eq "$(cat $P/max_flows)" 1000 max_flows
 assert_eq "$(cat $P/time_wait_ms)" 1500 time_wait_ms
@@ -45,6 +45,7 @@ assert_eq "$(cat $P/ports)" 80,8080 ports
 assert_eq "$(cat $P/ipv6)" N ipv6
 assert_eq "$(cat $P/ring_size)" 1024 ring_size
 assert_eq "$(cat $P/retransmits)" Y retransmits
+assert_eq "$(cat $P/keepalives)" Y keepalives
 
 # write_refused FILE VALUE: the write fails and the value stays.
 write_refused() {
@@ -61,7 +62,7 @@ write_refused() {
 for kv in max_flows:0 max_flows:-3 max_flows:abc max_flows:4294967296 \
 	time_wait_ms:0 time_wait_ms:9999999 linger_ms:-1 timeout_syn:0 \
 	timeout_fin_wait:abc ports:0 ports:99999 ports:a,b ipv6:2 \
-	retransmits:x; do
+	retransmits:x keepalives:2; do
 	write_refused "${kv%%:*}" "${kv#*:}"
 done
 # The ring is sized once, at load.
