@@ -35,17 +35,6 @@ TCP_REPAIR = getattr(socket, "TCP_REPAIR", 19)
 A, B = "ka", "kb"
 
 
-def keepalive_client(ns, family, addr, port):
-    cli = tcp_socket(ns, family)
-    cli.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
-    cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
-    cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)
-    cli.settimeout(20)
-    cli.connect((addr, port))
-    return cli
-
-
 def connected(net, family, port):
     """A keep-alive client in A connected to a listener in B: (listener,
     client, server's socket, the table's server name)."""

@@ -22,7 +22,6 @@ import os
 import select
 import socket
 import struct
-import subprocess
 import sys
 import time
 
@@ -30,7 +29,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import *  # noqa: E402,F403
 
 A, B = "xa", "xb"
-TOOL = os.path.join(ROOT, "tools", "tcpstate")
 PARAM = "/sys/module/tcpstate/parameters/retransmits"
 TCPI_TOTAL_RETRANS = 100        # offset of tcpi_total_retrans in tcp_info
 
@@ -159,12 +157,7 @@ with Module(time_wait_ms=300, linger_ms=100000), NetnsPair(A, B) as net, \
         # The client's first SYN lost; the reader's ladder is drawing.
         port += 1
         server = name_of(addr, port)
-        out_path = "/tmp/tcpstate-ladder-%d-%s" % (os.getpid(), fam)
-        out_file = open(out_path, "w+")
-        ladder = subprocess.Popen(
-            ["ip", "netns", "exec", A, TOOL, "--all", "--ladder",
-             "--no-color", "--dport", str(port)],
-            stdout=out_file, stderr=subprocess.STDOUT, text=True)
+        ladder = LadderReader(A, port)
         srv = listen_tcp(addr, port, B)
         cli = connect_through_lost_syn(family, addr, port)
         conn, _ = srv.accept()
@@ -185,16 +178,7 @@ with Module(time_wait_ms=300, linger_ms=100000), NetnsPair(A, B) as net, \
             fail("%s lost SYN: a retransmit in B, which never saw the "
                  "first" % fam)
         # Drawn once the flow is over: both ends CLOSED, TIME_WAIT's 300 ms.
-        try:
-            wait_until(lambda: "handshake RTT" in open(out_path).read(),
-                       what="the reader's ladder")
-        finally:
-            ladder.kill()
-            ladder.wait()
-            out = open(out_path).read()
-            out_file.close()
-            os.unlink(out_path)
-        info("ladder:\n" + out)
+        out = ladder.wait("handshake RTT")
         rows = [r for r in out.splitlines() if "(retransmitted)" in r]
         if len(rows) != n or "--- S seq=%s " % syn[0]["seq"] not in rows[0]:
             fail("the ladder's retransmitted rows %r, want %d SYN arrow(s)"

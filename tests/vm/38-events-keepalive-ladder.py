@@ -14,7 +14,6 @@
 import errno
 import os
 import socket
-import subprocess
 import sys
 import time
 
@@ -22,7 +21,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import *  # noqa: E402,F403
 
 A, B = "la", "lb"
-TOOL = os.path.join(ROOT, "tools", "tcpstate")
 
 
 def name_of(addr, port):
@@ -36,22 +34,12 @@ with Module(keepalives=1, time_wait_ms=300), EventTail() as tail:
             ia, ib = netns_inode(A), netns_inode(B)
             addr = net.addr4[B] if family == socket.AF_INET else net.addr6[B]
             server = name_of(addr, port)
-            out_path = "/tmp/tcpstate-ka-ladder-%d-%s" % (os.getpid(), fam)
-            out_file = open(out_path, "w+")
-            ladder = subprocess.Popen(
-                ["ip", "netns", "exec", A, TOOL, "--all", "--ladder",
-                 "--no-color", "--dport", str(port)],
-                stdout=out_file, stderr=subprocess.STDOUT)
+            ladder = LadderReader(A, port)
             before = read_stats()
 
             srv = listen_tcp(addr, port, B)
-            cli = tcp_socket(A, family)
-            cli.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
-            cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
-            cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)
+            cli = keepalive_client(A, family, addr, port)
             cli.settimeout(30)
-            cli.connect((addr, port))
             conn, _ = srv.accept()
 
             def ka(ino, reason):
@@ -102,16 +90,7 @@ with Module(keepalives=1, time_wait_ms=300), EventTail() as tail:
             info("%s: %d keepalive, %d keepalive_ack events = the counters"
                  % (fam, len(probes), len(answers)))
 
-            try:
-                wait_until(lambda: "gave up)" in open(out_path).read(),
-                           what="the reader's ladder")
-            finally:
-                ladder.kill()
-                ladder.wait()
-                out = open(out_path).read()
-                out_file.close()
-                os.unlink(out_path)
-            info("ladder:\n" + out)
+            out = ladder.wait("gave up)")
             rows = out.splitlines()
             for what, n in (("--> (keep-alive)", len(ka(ia, "keepalive"))),
                             ("- (keep-alive ACK)",

@@ -44,7 +44,7 @@ __all__ = ["ROOT", "KVER", "KO", "KO_FAULT", "TestFailure", "fail", "info",
            "module_loaded", "read_table", "read_stats", "parse_event",
            "read_events", "read_text", "read_lines", "netns_inode",
            "tcp_socket", "listen_tcp", "client_first_close", "connect_once",
-           "EventTail", "SockTrace"]
+           "keepalive_client", "LadderReader", "EventTail", "SockTrace"]
 
 
 class TestFailure(Exception):
@@ -225,6 +225,47 @@ def connect_once(addr, port, client_ns=None, server_ns=None, data=b""):
         return client_first_close(srv, client_ns, data)
     finally:
         srv.close()
+
+
+def keepalive_client(ns, family, addr, port):
+    """A client in namespace NS connected to ADDR:PORT with SO_KEEPALIVE,
+    TCP_KEEPIDLE and TCP_KEEPINTVL 1 s, TCP_KEEPCNT 2."""
+    cli = tcp_socket(ns, family)
+    cli.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+    cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+    cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)
+    cli.settimeout(20)
+    cli.connect((addr, port))
+    return cli
+
+
+class LadderReader:
+    """tools/tcpstate --all --ladder --dport PORT running in namespace NS,
+    its output in a file; wait(text) waits until TEXT is in it, stops the
+    reader and returns the whole output."""
+
+    def __init__(self, ns, port):
+        self.path = "/tmp/tcpstate-ladder-%d-%d" % (os.getpid(), port)
+        self.out = open(self.path, "w+")
+        self.p = subprocess.Popen(
+            ["ip", "netns", "exec", ns, os.path.join(ROOT, "tools",
+                                                     "tcpstate"),
+             "--all", "--ladder", "--no-color", "--dport", str(port)],
+            stdout=self.out, stderr=subprocess.STDOUT)
+
+    def wait(self, text):
+        try:
+            wait_until(lambda: text in open(self.path).read(),
+                       what="the reader's ladder")
+        finally:
+            self.p.kill()
+            self.p.wait()
+            out = open(self.path).read()
+            self.out.close()
+            os.unlink(self.path)
+        info("ladder:\n" + out)
+        return out
 
 
 def module_loaded():
