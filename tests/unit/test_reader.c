@@ -155,6 +155,67 @@ TEST(event_every_state)
 		 TCPSTATE_SERVER);
 }
 
+/*
+ * The grammar is one format, TCPSTATE_EVENT_LINE, that the module and
+ * tcpstate-pcap both print with: every state, side, reason, flag notation
+ * and keep-alive ending it can write, IPv4 and IPv6, parses into the
+ * right fields and prints back the same line.
+ */
+TEST(event_line_format_round_trip)
+{
+	static const char *const addr[2][2] = {
+		{ "10.0.2.2:51323", "10.0.2.15:80" },
+		{ "[fd00::2]:40000", "[2001:db8::f]:443" },
+	};
+	static const u8 tcpflags[] = {
+		TCPSTATE_TCP_SYN, TCPSTATE_TCP_SYN | TCPSTATE_TCP_ACK,
+		TCPSTATE_TCP_ACK, TCPSTATE_TCP_FIN | TCPSTATE_TCP_PSH |
+		TCPSTATE_TCP_ACK, TCPSTATE_TCP_RST, TCPSTATE_TCP_ECE |
+		TCPSTATE_TCP_CWR | TCPSTATE_TCP_SYN | TCPSTATE_TCP_URG,
+	};
+	unsigned int fam, st, side, reason, ka, n = 0;
+	char line[512], fl[TCPSTATE_TCPFLAGS_LEN];
+
+	for (fam = 0; fam < 2; fam++)
+	for (st = 0; st < TCPSTATE_NR_STATES; st++)
+	for (side = 0; side < 2; side++)
+	for (reason = 0; reason < TCPSTATE_REASON_NR; reason++)
+	for (ka = 0; ka < TCPSTATE_KA_END_NR; ka++) {
+		const char *kname = tcpstate_ka_end_name(ka);
+		unsigned int next = tcpstate_reason_moves(reason) ?
+				    (st + 1) % TCPSTATE_NR_STATES : st;
+
+		tcpstate_tcpflags_format(tcpflags[n % ARRAY_SIZE(tcpflags)],
+					 fl);
+		snprintf(line, sizeof(line), TCPSTATE_EVENT_LINE,
+			 1000ull + n, 1732170000123456789ull, 4026531840u,
+			 fam ? "ipv6" : "ipv4", addr[fam][0], addr[fam][1],
+			 tcpstate_side_name(side), tcpstate_state_name(st),
+			 tcpstate_state_name(next), fl, 4294967295u - n, n,
+			 tcpstate_reason_name(reason),
+			 kname ? " keepalive=" : "", kname ? kname : "");
+		line[strcspn(line, "\n")] = '\0';
+		CHECK_EQ(parse(line), TS_OK);
+		CHECK_EQ(ev.id, 1000 + n);
+		CHECK_EQ(ev.family, fam ? 6 : 4);
+		CHECK_EQ(ev.side, side);
+		CHECK_EQ(ev.old_state, st);
+		CHECK_EQ(ev.new_state, next);
+		CHECK_EQ(ev.reason, reason);
+		CHECK_STR(ev.flags, fl);
+		CHECK_EQ(ev.seq, 4294967295u - n);
+		CHECK_EQ(ev.ack, n);
+		if (kname)
+			CHECK_STR(ts_event_extra(&ev, "keepalive"), kname);
+		else
+			CHECK(!ts_event_extra(&ev, "keepalive"));
+		CHECK_STR(fmt(), line);
+		n++;
+	}
+	CHECK_EQ(n, 2 * TCPSTATE_NR_STATES * 2 * TCPSTATE_REASON_NR *
+		    TCPSTATE_KA_END_NR);
+}
+
 TEST(event_lost)
 {
 	CHECK_EQ(parse("id=1043 ts=1732170000123457000 lost=12"), TS_OK);
