@@ -299,8 +299,6 @@ static inline bool tcpstate_reason_moves(unsigned int reason)
 	return reason < TCPSTATE_REASON_RETRANSMIT;
 }
 
-struct tcpstate_result;
-
 /*
  * The reason of the line for a segment that moved nothing, when the caller
  * writes lines for retransmissions (@retrans) or keep-alive probes and
@@ -415,7 +413,8 @@ tcpstate_fsm_keepalives(const struct tcpstate_fsm *f)
 const char *tcpstate_state_name(unsigned int state);
 const char *tcpstate_side_name(unsigned int side);
 const char *tcpstate_verdict_name(unsigned int verdict);
-/* "segment", "timer", "evict", "unload", "retransmit", "keepalive",
+/*
+ * "segment", "timer", "evict", "unload", "retransmit", "keepalive",
  * "keepalive_ack"; NULL if none
  */
 const char *tcpstate_reason_name(unsigned int reason);
