@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * watch --ladder: the events of each flow kept until it finishes, then
- * drawn as a ladder diagram.  tcpstate-pcap --ladder draws with it too,
- * with the retransmissions (reason=retransmit) that only a capture shows.
+ * drawn as a ladder diagram, with the segments that moved nothing when
+ * the stream has them (retransmits=1, keepalives=1).  tcpstate-pcap
+ * --ladder draws with it too.
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -14,6 +15,8 @@
 
 #define LADDER_MAX_FLOWS	4096
 #define LADDER_MAX_STEPS	64
+/* Rows kept for state changes: keep-alives of a long flow cannot fill them. */
+#define LADDER_MOVES_KEPT	16
 #define LADDER_BUCKETS		1024
 
 struct flow_key {
@@ -38,6 +41,7 @@ struct flow {
 	bool selected;			/* an event matched every filter */
 	unsigned int nsteps;
 	unsigned int dropped;		/* steps beyond LADDER_MAX_STEPS */
+	unsigned int quiet_dropped;	/* no-move steps beyond their share */
 	struct step steps[LADDER_MAX_STEPS];
 };
 
@@ -369,6 +373,9 @@ static void ladder_print(const struct flow *f, bool finished)
 	if (f->dropped)
 		printf("%10s  (%u more transitions not drawn)\n", "",
 		       f->dropped);
+	if (f->quiet_dropped)
+		printf("%10s  (%u more retransmissions or keep-alives not drawn)\n",
+		       "", f->quiet_dropped);
 
 	/* Crossed SYNs: neither end answered the other's, no RTT to tell. */
 	if (!simopen && t_syn && t_synack && t_synack >= t_syn) {
@@ -425,7 +432,10 @@ void ladder_event(const struct ts_event *ev, bool selected)
 	if (!ts_filter_flow(&cfg.filter, ev->netns, &ev->client, &ev->server))
 		return;
 	f = flow_get(ev);
-	if (f->nsteps < LADDER_MAX_STEPS) {
+	if (!tcpstate_reason_moves(ev->reason) &&
+	    f->nsteps >= LADDER_MAX_STEPS - LADDER_MOVES_KEPT) {
+		f->quiet_dropped++;
+	} else if (f->nsteps < LADDER_MAX_STEPS) {
 		s = &f->steps[f->nsteps++];
 		s->ts = ev->ts;
 		s->seq = ev->seq;

@@ -247,6 +247,39 @@ def check(tool, tmp, name, segments, ladder, retransmits):
     return errors
 
 
+def check_long(tool, tmp):
+    """A flow kept alive for hours (100 probes answered) still has its
+    close drawn: the rows that move nothing have a share of their own."""
+    segs = [(0, True, SYN, CI, 0), (10, False, SYN | ACK, SI, CI + 1),
+            (20, True, ACK, CI + 1, SI + 1)]
+    for i in range(100):
+        t = 75000 * (i + 1)
+        segs += [(t, True, ACK, CI, SI + 1), (t + 1, False, ACK, SI + 1,
+                                               CI + 1)]
+    t = 75000 * 101
+    segs += [(t, True, FIN | ACK, CI + 1, SI + 1),
+             (t + 1, False, FIN | ACK, SI + 1, CI + 2),
+             (t + 2, True, ACK, CI + 2, SI + 2)]
+    path = os.path.join(tmp, 'keepalive-long.pcap')
+    capture(path, segs)
+    out, err = run(tool, '--ladder', path)
+    if err:
+        return ['--ladder: ' + err]
+    rows = out.splitlines()
+    errors = []
+    want = ['FIN_WAIT_1   --- F.', 'TIME_WAIT    <-- F.', '> CLOSED',
+            'CLOSED       (timer)',
+            '(156 more retransmissions or keep-alives not drawn)']
+    for w in want:
+        if not any(w in r for r in rows):
+            errors.append('no row with %r in:\n%s' % (w, out))
+    # 64 steps, 16 kept for state changes, 4 taken by the handshake
+    if sum('(keep-alive' in r for r in rows) != 44:
+        errors.append('%d keep-alive rows, want 44' % sum(
+            '(keep-alive' in r for r in rows))
+    return errors
+
+
 def main():
     tool = sys.argv[1] if len(sys.argv) > 1 else \
         os.path.join(HERE, '..', '..', 'tools', 'tcpstate-pcap')
@@ -258,6 +291,11 @@ def main():
                 print('  ' + e)
             print('%s: ladder/%s' % ('FAIL' if errors else 'PASS', name))
             failed += bool(errors)
+        errors = check_long(tool, tmp)
+        for e in errors:
+            print('  ' + e)
+        print('%s: ladder/keepalive-long' % ('FAIL' if errors else 'PASS'))
+        failed += bool(errors)
     return 1 if failed else 0
 
 
