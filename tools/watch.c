@@ -200,6 +200,39 @@ static bool events_gone(void)
 	return stat(path, &st) < 0 && errno == ENOENT;
 }
 
+/* Whether the loaded module's boolean parameter @name is off. */
+static bool param_off(const char *name)
+{
+	char path[PATH_MAX], val[8] = "";
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/sys/module/tcpstate/parameters/%s",
+		 name);
+	fp = fopen(path, "re");
+	if (!fp)
+		return false;
+	if (!fgets(val, sizeof(val), fp))
+		val[0] = '\0';
+	fclose(fp);
+	return val[0] == 'N';
+}
+
+/*
+ * A live ladder draws the segments that moved nothing only when the module
+ * writes them: say so once, and how, when it does not.
+ */
+static void ladder_hint(void)
+{
+	bool rt = param_off("retransmits"), ka = param_off("keepalives");
+
+	if (!cfg.ladder || strcmp(cfg.proc, "/proc") || (!rt && !ka))
+		return;
+	fprintf(stderr, PROGRAM ": the ladders show no %s%s%s: the module writes them only when 1 is written to /sys/module/tcpstate/parameters/%s%s%s\n",
+		rt ? "retransmissions" : "", rt && ka ? " or " : "",
+		ka ? "keep-alives" : "", rt ? "retransmits" : "",
+		rt && ka ? " and " : "", ka ? "keepalives" : "");
+}
+
 static int watch_main(void)
 {
 	static char buf[65536 + TS_LINE_MAX + 2];
@@ -212,6 +245,7 @@ static int watch_main(void)
 
 	init_own_netns();
 	fd = open_proc("tcpstate_events");
+	ladder_hint();
 	if (!cfg.all && lseek(fd, 0, SEEK_END) < 0 && errno != ESPIPE)
 		read_error("tcpstate_events");
 

@@ -210,6 +210,13 @@ with NetnsPair("ra", "rb") as net, \
                what="the ladder diagram")
     lad = ladder.text()
     info("ladder:\n" + lad)
+    # With both parameters off it says once what the ladders leave out.
+    hint = ("tcpstate: the ladders show no retransmissions or keep-alives: "
+            "the module writes them only when 1 is written to "
+            "/sys/module/tcpstate/parameters/retransmits and keepalives\n")
+    if ladder.stderr() != hint:
+        fail("the ladder reader's stderr %r, want %r" % (ladder.stderr(),
+                                                        hint))
     head = "10.99.0.1:%d -> 10.99.0.2:%d  ipv4 netns %d" % (cport, PORT, ns_a)
     if head not in lad or "(unfinished)" in lad:
         fail("ladder header %r missing or unfinished" % head)

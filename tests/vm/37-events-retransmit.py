@@ -179,6 +179,10 @@ with Module(time_wait_ms=300, linger_ms=100000), NetnsPair(A, B) as net, \
                  "first" % fam)
         # Drawn once the flow is over: both ends CLOSED, TIME_WAIT's 300 ms.
         out = ladder.wait("handshake RTT")
+        if "tcpstate: the ladders show no keep-alives: " not in out or \
+                "no retransmissions" in out:
+            fail("the reader did not say that keepalives=0 hides "
+                 "keep-alives, and only that")
         rows = [r for r in out.splitlines() if "(retransmitted)" in r]
         if len(rows) != n or "--- S seq=%s " % syn[0]["seq"] not in rows[0]:
             fail("the ladder's retransmitted rows %r, want %d SYN arrow(s)"

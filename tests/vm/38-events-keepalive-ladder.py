@@ -91,6 +91,10 @@ with Module(keepalives=1, time_wait_ms=300), EventTail() as tail:
                  % (fam, len(probes), len(answers)))
 
             out = ladder.wait("gave up)")
+            if "tcpstate: the ladders show no retransmissions: " not in out \
+                    or "no keep-alives" in out:
+                fail("%s: the reader did not say that retransmits=0 hides "
+                     "retransmissions, and only that" % fam)
             rows = out.splitlines()
             for what, n in (("--> (keep-alive)", len(ka(ia, "keepalive"))),
                             ("- (keep-alive ACK)",
