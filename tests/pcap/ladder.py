@@ -31,7 +31,9 @@ CI, SI = 1000, 5000                 # the ISNs: short numbers, short arrows
 T0 = 1732170000 * 10**6             # microseconds
 
 # name: (segments as (ms, from client?, flags, seq, ack), the ladder,
-#        the --retransmits lines as (side, state, flags))
+#        the --retransmits lines as (side, state, flags)).  Each drawing is
+# the whole expected output, so the handshake's rows repeat from one to
+# the next: a failure then shows one full drawing against another.
 SCENARIOS = {
     # The first SYN is lost: the client sends it again after its RTO.
     'syn-retransmitted': ([
