@@ -411,17 +411,34 @@ def main():
                         got = table_states(f, ns)
                         # TW_MS is short: on a slow run an end's 2MSL
                         # may be over before the table is read.  Then it
-                        # says CLOSED, and its timer event (queued with
-                        # that change, so read after the table) says so.
-                        tail.poll()
-                        timed = {e["side"] for e in f.events(tail, ns_inode(ns))
-                                 if e["reason"] == "timer"}
+                        # says CLOSED, and its timer event (written with
+                        # that change) says so: in the stream already, or
+                        # soon, when an older event of another CPU's that
+                        # the reader must see first is still being copied.
+                        def timed():
+                            tail.poll()
+                            return {e["side"] for e in
+                                    f.events(tail, ns_inode(ns))
+                                    if e["reason"] == "timer"}
                         for side, st, g in (("client", cs, got[0]),
                                             ("server", ss, got[1])):
+                            if st == "TIME_WAIT" and g == "CLOSED":
+                                try:
+                                    wait_until(lambda: side in timed(),
+                                               timeout=5)
+                                except TestFailure:
+                                    pass
                             if g != st and not (st == "TIME_WAIT" and
-                                                g == "CLOSED" and side in timed):
-                                fail("%s %s in %s: table says %s/%s, want %s/%s"
-                                     % (tr.name, name, ns, got[0], got[1], cs, ss))
+                                                g == "CLOSED" and
+                                                side in timed()):
+                                fail("%s %s in %s: table says %s/%s, want %s/%s;"
+                                     " its events: %s"
+                                     % (tr.name, name, ns, got[0], got[1], cs, ss,
+                                        ["%s %s>%s %s %s" % (
+                                            e["side"], e["old"], e["new"],
+                                            e["flags"], e["reason"])
+                                         for e in f.events(tail,
+                                                           ns_inode(ns))]))
                         # A refusal is not an abort (issue 13, item 5).
                         want_flags = {"refused": "refused",
                                       "reset": "reset"}.get(name)
