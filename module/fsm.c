@@ -965,20 +965,6 @@ static bool fsm_step_fast(struct tcpstate_fsm *f, const struct tcpstate_seg *s)
 	return true;
 }
 
-u8 tcpstate_result_quiet_reason(const struct tcpstate_result *r,
-				bool retrans, bool keepalive)
-{
-	if (r->nr)
-		return TCPSTATE_REASON_NR;
-	if (retrans && r->verdict == TCPSTATE_V_RETRANS)
-		return TCPSTATE_REASON_RETRANSMIT;
-	if (keepalive && (r->notes & TCPSTATE_N_KA_PROBE))
-		return TCPSTATE_REASON_KEEPALIVE;
-	if (keepalive && (r->notes & TCPSTATE_N_KA_ACK))
-		return TCPSTATE_REASON_KEEPALIVE_ACK;
-	return TCPSTATE_REASON_NR;
-}
-
 void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		       u32 now_us, struct tcpstate_result *r)
 {

@@ -302,10 +302,24 @@ static inline bool tcpstate_reason_moves(unsigned int reason)
 /*
  * The reason of the line for a segment that moved nothing, when the caller
  * writes lines for retransmissions (@retrans) or keep-alive probes and
- * answers (@keepalive): TCPSTATE_REASON_NR for none.
+ * answers (@keepalive): TCPSTATE_REASON_NR for none.  Inline, and the
+ * common case (an ordinary segment) decided by the first test: it runs
+ * on the packet path for every segment.
  */
-u8 tcpstate_result_quiet_reason(const struct tcpstate_result *r,
-				bool retrans, bool keepalive);
+static inline u8 tcpstate_result_quiet_reason(const struct tcpstate_result *r,
+					      bool retrans, bool keepalive)
+{
+	if (r->nr || (r->verdict != TCPSTATE_V_RETRANS &&
+		      !(r->notes & (TCPSTATE_N_KA_PROBE | TCPSTATE_N_KA_ACK))))
+		return TCPSTATE_REASON_NR;
+	if (retrans && r->verdict == TCPSTATE_V_RETRANS)
+		return TCPSTATE_REASON_RETRANSMIT;
+	if (keepalive && (r->notes & TCPSTATE_N_KA_PROBE))
+		return TCPSTATE_REASON_KEEPALIVE;
+	if (keepalive && (r->notes & TCPSTATE_N_KA_ACK))
+		return TCPSTATE_REASON_KEEPALIVE_ACK;
+	return TCPSTATE_REASON_NR;
+}
 
 /*
  * How a connection ended after keep-alive probes (from a result's
