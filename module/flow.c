@@ -270,18 +270,13 @@ static void tcpstate_flow_emit_close(struct tcpstate_bucket *b,
 				     struct tcpstate_flow *f,
 				     enum tcpstate_fam fam, u8 reason)
 {
-	struct tcpstate_trans t;
-	int side;
+	struct tcpstate_result r;
+	int i, nr;
 
-	for (side = TCPSTATE_CLIENT; side <= TCPSTATE_SERVER; side++) {
-		if (f->fsm.end[side].state == TCPSTATE_CLOSED)
-			continue;
-		t.side = side;
-		t.old_state = f->fsm.end[side].state;
-		t.new_state = TCPSTATE_CLOSED;
-		tcpstate_flow_emit(b, f, fam, &t, NULL, reason,
+	nr = tcpstate_fsm_close(&f->fsm, &r);
+	for (i = 0; i < nr; i++)
+		tcpstate_flow_emit(b, f, fam, &r.trans[i], NULL, reason,
 				   TCPSTATE_KA_END_NONE);
-	}
 }
 
 /* The slab object that holds @f, for kmem_cache_free(). */

@@ -1009,6 +1009,26 @@ int tcpstate_fsm_tick(struct tcpstate_fsm *f, u32 now_us, u32 time_wait_us,
 	return r->nr;
 }
 
+int tcpstate_fsm_close(struct tcpstate_fsm *f, struct tcpstate_result *r)
+{
+	int side;
+
+	r->verdict = TCPSTATE_V_OK;
+	r->nr = 0;
+	r->notes = 0;
+	for (side = TCPSTATE_CLIENT; side <= TCPSTATE_SERVER; side++) {
+		if (f->end[side].state == TCPSTATE_CLOSED)
+			continue;
+		r->trans[r->nr++] = (struct tcpstate_trans){
+			side, f->end[side].state, TCPSTATE_CLOSED
+		};
+		f->end[side].state = TCPSTATE_CLOSED;
+	}
+	if (r->nr)
+		r->notes |= TCPSTATE_N_FINISHED;
+	return r->nr;
+}
+
 unsigned int tcpstate_state_idle(unsigned int state)
 {
 	switch (state) {

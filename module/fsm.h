@@ -348,6 +348,13 @@ void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 int tcpstate_fsm_tick(struct tcpstate_fsm *f, u32 now_us, u32 time_wait_us,
 		      struct tcpstate_result *r);
 
+/*
+ * The observer ends the flow (it idled out, was evicted, or the observer
+ * goes away): every end not yet CLOSED moves to CLOSED, each reported in
+ * @r.  Returns the number of transitions.
+ */
+int tcpstate_fsm_close(struct tcpstate_fsm *f, struct tcpstate_result *r);
+
 /* Both ends CLOSED: the connection is over. */
 bool tcpstate_fsm_finished(const struct tcpstate_fsm *f);
 
