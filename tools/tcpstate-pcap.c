@@ -104,6 +104,7 @@ struct options {
 	bool keepalives;	/* reason=keepalive, keepalive_ack too */
 	bool ladder;		/* ladder diagrams (tools/ladder.c) instead */
 	u64 time_wait_ms;
+	bool policy;		/* the module's: idle expiry and linger */
 	u64 linger_ms;		/* a finished flow's, as the module's */
 	u64 max_flows;		/* 0: no limit */
 };
@@ -826,7 +827,7 @@ static void flows_sweep(u64 now_ns)
 	u32 timeouts[TCPSTATE_IDLE_NR];
 	size_t i;
 
-	if (now_ns < table.next_sweep_ns)
+	if (!opt.policy || now_ns < table.next_sweep_ns)
 		return;
 	table.next_sweep_ns = now_ns + NSEC_PER_SEC;
 	for (i = 0; i < TCPSTATE_IDLE_NR; i++)
@@ -1052,9 +1053,15 @@ static void usage(FILE *out)
 "                         truncated, bad_ip, bad_tcp, bad_checksum,\n"
 "                         no_flow, nomem)\n"
 "    -w, --time-wait-ms N 2MSL in milliseconds (default 60000)\n"
-"    -L, --linger-ms N    a finished flow leaves the table N ms after its\n"
-"                         last change (default 10000): a later SYN on its\n"
-"                         4-tuple then starts a new flow, not a reuse\n"
+"    -P, --policy         the module's flow policy, in capture time: a\n"
+"                         flow idle past its states' timeout (the module's\n"
+"                         timeout_* defaults) is expired (reason=timer),\n"
+"                         and a finished one leaves the table after\n"
+"                         --linger-ms, so that a later SYN on its 4-tuple\n"
+"                         starts a new flow, not a reuse.  Without it every\n"
+"                         flow is kept to the end of the capture.  Either\n"
+"                         way the final table lists every flow seen\n"
+"    -L, --linger-ms N    with --policy (default 10000)\n"
 "    -M, --max-flows N    at most N flows at once; when full, one is\n"
 "                         evicted (reason=evict) as the module does\n"
 "                         (default: no limit)\n"
@@ -1085,6 +1092,7 @@ static int parse_args(int argc, char **argv)
 		{ "table-only",      no_argument,       NULL, 't' },
 		{ "stats",           no_argument,       NULL, 's' },
 		{ "time-wait-ms",    required_argument, NULL, 'w' },
+		{ "policy",          no_argument,       NULL, 'P' },
 		{ "linger-ms",       required_argument, NULL, 'L' },
 		{ "max-flows",       required_argument, NULL, 'M' },
 		{ "flush",           no_argument,       NULL, 'f' },
@@ -1100,7 +1108,7 @@ static int parse_args(int argc, char **argv)
 	char *endp;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "r:etsw:L:M:fcRKlVh", longopts,
+	while ((c = getopt_long(argc, argv, "r:etsw:PL:M:fcRKlVh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -1125,6 +1133,9 @@ static int parse_args(int argc, char **argv)
 				return -1;
 			}
 			opt.time_wait_ms = v;
+			break;
+		case 'P':
+			opt.policy = true;
 			break;
 		case 'L':
 		case 'M':
