@@ -270,18 +270,13 @@ static void tcpstate_flow_emit_close(struct tcpstate_bucket *b,
 				     struct tcpstate_flow *f,
 				     enum tcpstate_fam fam, u8 reason)
 {
-	struct tcpstate_trans t;
-	int side;
+	struct tcpstate_result r;
+	int i, nr;
 
-	for (side = TCPSTATE_CLIENT; side <= TCPSTATE_SERVER; side++) {
-		if (f->fsm.end[side].state == TCPSTATE_CLOSED)
-			continue;
-		t.side = side;
-		t.old_state = f->fsm.end[side].state;
-		t.new_state = TCPSTATE_CLOSED;
-		tcpstate_flow_emit(b, f, fam, &t, NULL, reason,
+	nr = tcpstate_fsm_close(&f->fsm, &r);
+	for (i = 0; i < nr; i++)
+		tcpstate_flow_emit(b, f, fam, &r.trans[i], NULL, reason,
 				   TCPSTATE_KA_END_NONE);
-	}
 }
 
 /* The slab object that holds @f, for kmem_cache_free(). */
@@ -355,47 +350,6 @@ static void tcpstate_bucket_reap(struct tcpstate_bucket *b,
 	}
 }
 
-/*
- * A flow picked up mid-stream that has only ever been heard from one
- * side: what a spray of spoofed segments leaves, as well as the half of a
- * real connection whose other half takes another path.  It idles out
- * after timeout_syn, like a half-open connection, and is the first to
- * give way when the table is full.
- */
-static bool tcpstate_flow_one_way(const struct tcpstate_flow *f)
-{
-	return (f->fsm.flags & TCPSTATE_F_PICKUP) &&
-	       (!tcpstate_fsm_sent(&f->fsm, TCPSTATE_CLIENT) ||
-		!tcpstate_fsm_sent(&f->fsm, TCPSTATE_SERVER));
-}
-
-/*
- * How readily a flow gives way to a new one when the table is full: 0
- * finished, 1 a one-way pickup, 2 closing, 3 half-open;
- * TCPSTATE_EVICT_NEVER for the rest.
- */
-#define TCPSTATE_EVICT_NEVER	4
-
-static int tcpstate_flow_evict_class(const struct tcpstate_flow *f)
-{
-	u8 c = f->fsm.end[TCPSTATE_CLIENT].state;
-	u8 s = f->fsm.end[TCPSTATE_SERVER].state;
-
-	if (c == TCPSTATE_CLOSED && s == TCPSTATE_CLOSED)
-		return 0;
-	if (tcpstate_flow_one_way(f))
-		return 1;
-	if (c == TCPSTATE_CLOSED || s == TCPSTATE_CLOSED ||
-	    c == TCPSTATE_TIME_WAIT || s == TCPSTATE_TIME_WAIT ||
-	    c == TCPSTATE_CLOSING || s == TCPSTATE_CLOSING ||
-	    c == TCPSTATE_LAST_ACK || s == TCPSTATE_LAST_ACK)
-		return 2;
-	if (c == TCPSTATE_SYN_SENT || c == TCPSTATE_SYN_RCVD ||
-	    s == TCPSTATE_SYN_RCVD || s == TCPSTATE_LISTEN)
-		return 3;
-	return TCPSTATE_EVICT_NEVER;
-}
-
 /* tcpstate_bucket_reap()'s test for the entry chosen for eviction. */
 static bool tcpstate_flow_evict_one(struct tcpstate_bucket *b,
 				    struct tcpstate_flow *f,
@@ -420,7 +374,8 @@ static bool tcpstate_flow_evict(struct tcpstate_bucket *home)
 	struct tcpstate_bucket *best_b = NULL;
 	struct tcpstate_flow *best = NULL;
 	u32 now, best_idle = 0;
-	int best_class = TCPSTATE_EVICT_NEVER, fam;
+	unsigned int best_class = TCPSTATE_EVICT_NEVER;
+	int fam;
 
 	RCU_LOCKDEP_WARN(!rcu_read_lock_held(),
 			 "an eviction walks the chains under RCU");
@@ -436,7 +391,8 @@ static bool tcpstate_flow_evict(struct tcpstate_bucket *home)
 		for (fam = 0; fam < TCPSTATE_FAM_NR; fam++) {
 			for (f = tcpstate_chain_next(b, b->head[fam]); f;
 			     f = tcpstate_chain_next(b, f->next)) {
-				int class = tcpstate_flow_evict_class(f);
+				unsigned int class =
+					tcpstate_fsm_evict_class(&f->fsm);
 				u32 idle = tcpstate_idle(now, f->last);
 
 				if (class >= TCPSTATE_EVICT_NEVER ||
@@ -699,43 +655,30 @@ out:
 	rcu_read_unlock();
 }
 
-/* Idle timeout of an endpoint's state, in jiffies; 0: never idle out. */
-static u32 tcpstate_state_timeout(u8 state)
+/* The idle timeouts (fsm.h, enum tcpstate_idle) in jiffies, from the parameters. */
+static void tcpstate_flow_timeouts(u32 timeouts[TCPSTATE_IDLE_NR])
 {
-	const struct tcpstate_uparam *p;
+	static const struct tcpstate_uparam *const params[TCPSTATE_IDLE_NR] = {
+		[TCPSTATE_IDLE_SYN] = &tcpstate_timeout_syn,
+		[TCPSTATE_IDLE_ESTABLISHED] = &tcpstate_timeout_established,
+		[TCPSTATE_IDLE_FIN_WAIT] = &tcpstate_timeout_fin_wait,
+		[TCPSTATE_IDLE_CLOSE_WAIT] = &tcpstate_timeout_close_wait,
+		[TCPSTATE_IDLE_LAST_ACK] = &tcpstate_timeout_last_ack,
+		[TCPSTATE_IDLE_CLOSE] = &tcpstate_timeout_close,
+	};
+	int i;
 
-	switch (state) {
-	case TCPSTATE_SYN_SENT:
-	case TCPSTATE_SYN_RCVD:
-		p = &tcpstate_timeout_syn;
-		break;
-	case TCPSTATE_ESTABLISHED:
-		p = &tcpstate_timeout_established;
-		break;
-	case TCPSTATE_FIN_WAIT_1:
-	case TCPSTATE_FIN_WAIT_2:
-	case TCPSTATE_CLOSING:
-		p = &tcpstate_timeout_fin_wait;
-		break;
-	case TCPSTATE_CLOSE_WAIT:
-		p = &tcpstate_timeout_close_wait;
-		break;
-	case TCPSTATE_LAST_ACK:
-		p = &tcpstate_timeout_last_ack;
-		break;
-	case TCPSTATE_TIME_WAIT:
-		return 0;	/* the TIME_WAIT timer closes it */
-	default:
-		p = &tcpstate_timeout_close;
-		break;
-	}
-	return (u32)min_t(u64, (u64)tcpstate_param(p) * HZ, U32_MAX);
+	timeouts[TCPSTATE_IDLE_NEVER] = U32_MAX;
+	for (i = TCPSTATE_IDLE_NEVER + 1; i < TCPSTATE_IDLE_NR; i++)
+		timeouts[i] = (u32)min_t(u64, (u64)tcpstate_param(params[i]) *
+					 HZ, U32_MAX);
 }
 
 /* The GC's clocks, read under the bucket lock (see the caller). */
 struct tcpstate_gc_clock {
 	u32 now;	/* jiffies */
 	u32 now_us;
+	const u32 *timeouts;	/* tcpstate_flow_timeouts() */
 };
 
 /*
@@ -750,7 +693,7 @@ static bool tcpstate_flow_gc_one(struct tcpstate_bucket *b,
 	const struct tcpstate_gc_clock *clk = arg;
 	u32 now = clk->now, now_us = clk->now_us;
 	u32 tw_us = tcpstate_param(&tcpstate_time_wait_ms) * USEC_PER_MSEC;
-	u32 tc, ts, idle;
+	u32 idle;
 	int i, nr;
 
 	lockdep_assert_held(&b->lock);
@@ -780,20 +723,17 @@ static bool tcpstate_flow_gc_one(struct tcpstate_bucket *b,
 		return true;
 	}
 
-	tc = tcpstate_state_timeout(f->fsm.end[TCPSTATE_CLIENT].state);
-	ts = tcpstate_state_timeout(f->fsm.end[TCPSTATE_SERVER].state);
-	if (tc && ts && tcpstate_flow_one_way(f))
-		tc = ts = tcpstate_state_timeout(TCPSTATE_SYN_SENT);
-	if (!tc || !ts || idle < max(tc, ts))
+	if (!tcpstate_fsm_idle_expired(&f->fsm, idle, clk->timeouts))
 		return false;
 	tcpstate_flow_emit_close(b, f, fam, TCPSTATE_REASON_TIMER);
 	tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_EXPIRED);
 	return true;
 }
 
-static void tcpstate_flow_gc_bucket(struct tcpstate_bucket *b)
+static void tcpstate_flow_gc_bucket(struct tcpstate_bucket *b,
+				    const u32 *timeouts)
 {
-	struct tcpstate_gc_clock clk;
+	struct tcpstate_gc_clock clk = { .timeouts = timeouts };
 
 	spin_lock_bh(&b->lock);
 	/*
@@ -809,6 +749,7 @@ static void tcpstate_flow_gc_bucket(struct tcpstate_bucket *b)
 
 static void tcpstate_flow_gc_work(struct work_struct *work)
 {
+	u32 timeouts[TCPSTATE_IDLE_NR];
 	unsigned int sweep_ms, slice, i;
 
 	sweep_ms = clamp(tcpstate_param(&tcpstate_time_wait_ms) / 4, 100U,
@@ -816,10 +757,12 @@ static void tcpstate_flow_gc_work(struct work_struct *work)
 	slice = DIV_ROUND_UP(tcpstate_table.size * TCPSTATE_GC_INTERVAL_MS,
 			     sweep_ms);
 	slice = min(slice, tcpstate_table.size);
+	tcpstate_flow_timeouts(timeouts);
 	tcpstate_fault_gc_stall();
 
 	for (i = 0; i < slice; i++) {
-		tcpstate_flow_gc_bucket(&tcpstate_table.buckets[tcpstate_gc_cursor]);
+		tcpstate_flow_gc_bucket(&tcpstate_table.buckets[tcpstate_gc_cursor],
+					timeouts);
 		tcpstate_gc_cursor = (tcpstate_gc_cursor + 1) &
 				     (tcpstate_table.size - 1);
 		if ((i & 255) == 255)

@@ -995,6 +995,92 @@ int tcpstate_fsm_tick(struct tcpstate_fsm *f, u32 now_us, u32 time_wait_us,
 	return r->nr;
 }
 
+int tcpstate_fsm_close(struct tcpstate_fsm *f, struct tcpstate_result *r)
+{
+	int side;
+
+	r->verdict = TCPSTATE_V_OK;
+	r->nr = 0;
+	r->notes = 0;
+	for (side = TCPSTATE_CLIENT; side <= TCPSTATE_SERVER; side++) {
+		if (f->end[side].state == TCPSTATE_CLOSED)
+			continue;
+		r->trans[r->nr++] = (struct tcpstate_trans){
+			side, f->end[side].state, TCPSTATE_CLOSED
+		};
+		f->end[side].state = TCPSTATE_CLOSED;
+	}
+	if (r->nr)
+		r->notes |= TCPSTATE_N_FINISHED;
+	return r->nr;
+}
+
+unsigned int tcpstate_state_idle(unsigned int state)
+{
+	switch (state) {
+	case TCPSTATE_SYN_SENT:
+	case TCPSTATE_SYN_RCVD:
+		return TCPSTATE_IDLE_SYN;
+	case TCPSTATE_ESTABLISHED:
+		return TCPSTATE_IDLE_ESTABLISHED;
+	case TCPSTATE_FIN_WAIT_1:
+	case TCPSTATE_FIN_WAIT_2:
+	case TCPSTATE_CLOSING:
+		return TCPSTATE_IDLE_FIN_WAIT;
+	case TCPSTATE_CLOSE_WAIT:
+		return TCPSTATE_IDLE_CLOSE_WAIT;
+	case TCPSTATE_LAST_ACK:
+		return TCPSTATE_IDLE_LAST_ACK;
+	case TCPSTATE_TIME_WAIT:
+		return TCPSTATE_IDLE_NEVER;
+	default:
+		return TCPSTATE_IDLE_CLOSE;
+	}
+}
+
+bool tcpstate_fsm_one_way(const struct tcpstate_fsm *f)
+{
+	return (f->flags & TCPSTATE_F_PICKUP) &&
+	       (!tcpstate_fsm_sent(f, TCPSTATE_CLIENT) ||
+		!tcpstate_fsm_sent(f, TCPSTATE_SERVER));
+}
+
+bool tcpstate_fsm_idle_expired(const struct tcpstate_fsm *f, u32 idle,
+			       const u32 timeouts[TCPSTATE_IDLE_NR])
+{
+	unsigned int c = tcpstate_state_idle(f->end[TCPSTATE_CLIENT].state);
+	unsigned int s = tcpstate_state_idle(f->end[TCPSTATE_SERVER].state);
+	u32 limit;
+
+	if (tcpstate_fsm_finished(f) || c == TCPSTATE_IDLE_NEVER ||
+	    s == TCPSTATE_IDLE_NEVER)
+		return false;
+	if (tcpstate_fsm_one_way(f))
+		c = s = TCPSTATE_IDLE_SYN;
+	limit = timeouts[c] > timeouts[s] ? timeouts[c] : timeouts[s];
+	return idle >= limit;
+}
+
+unsigned int tcpstate_fsm_evict_class(const struct tcpstate_fsm *f)
+{
+	u8 c = f->end[TCPSTATE_CLIENT].state;
+	u8 s = f->end[TCPSTATE_SERVER].state;
+
+	if (c == TCPSTATE_CLOSED && s == TCPSTATE_CLOSED)
+		return 0;
+	if (tcpstate_fsm_one_way(f))
+		return 1;
+	if (c == TCPSTATE_CLOSED || s == TCPSTATE_CLOSED ||
+	    c == TCPSTATE_TIME_WAIT || s == TCPSTATE_TIME_WAIT ||
+	    c == TCPSTATE_CLOSING || s == TCPSTATE_CLOSING ||
+	    c == TCPSTATE_LAST_ACK || s == TCPSTATE_LAST_ACK)
+		return 2;
+	if (c == TCPSTATE_SYN_SENT || c == TCPSTATE_SYN_RCVD ||
+	    s == TCPSTATE_SYN_RCVD || s == TCPSTATE_LISTEN)
+		return 3;
+	return TCPSTATE_EVICT_NEVER;
+}
+
 static const char *const state_names[TCPSTATE_NR_STATES] = {
 	[TCPSTATE_CLOSED] = "CLOSED",
 	[TCPSTATE_LISTEN] = "LISTEN",

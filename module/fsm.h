@@ -362,6 +362,13 @@ void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 int tcpstate_fsm_tick(struct tcpstate_fsm *f, u32 now_us, u32 time_wait_us,
 		      struct tcpstate_result *r);
 
+/*
+ * The observer ends the flow (it idled out, was evicted, or the observer
+ * goes away): every end not yet CLOSED moves to CLOSED, each reported in
+ * @r.  Returns the number of transitions.
+ */
+int tcpstate_fsm_close(struct tcpstate_fsm *f, struct tcpstate_result *r);
+
 /* Both ends CLOSED: the connection is over. */
 bool tcpstate_fsm_finished(const struct tcpstate_fsm *f);
 
@@ -422,6 +429,62 @@ tcpstate_fsm_keepalives(const struct tcpstate_fsm *f)
 {
 	return f->pending / TCPSTATE_P_KA_ONE;
 }
+
+/*
+ * The flow policy the module's table and tcpstate-pcap share.  How long a
+ * flow may sit idle before it is expired depends on the states of its
+ * ends, one timeout per kind of state (as conntrack's): the longer of the
+ * two ends' applies, and none while an end is in TIME_WAIT, whose own
+ * 2MSL timer ends the flow.  A finished flow is not expired: it lingers,
+ * as long as the caller lists finished flows.
+ */
+enum tcpstate_idle {
+	TCPSTATE_IDLE_NEVER,		/* TIME_WAIT */
+	TCPSTATE_IDLE_SYN,		/* SYN_SENT, SYN_RCVD */
+	TCPSTATE_IDLE_ESTABLISHED,
+	TCPSTATE_IDLE_FIN_WAIT,		/* FIN_WAIT_1, FIN_WAIT_2, CLOSING */
+	TCPSTATE_IDLE_CLOSE_WAIT,
+	TCPSTATE_IDLE_LAST_ACK,
+	TCPSTATE_IDLE_CLOSE,		/* CLOSED, LISTEN: not started */
+	TCPSTATE_IDLE_NR
+};
+
+/* The timeouts' defaults in seconds: the module's timeout_* parameters. */
+#define TCPSTATE_IDLE_DEFAULT_S { \
+	[TCPSTATE_IDLE_SYN] = 120, \
+	[TCPSTATE_IDLE_ESTABLISHED] = 432000, \
+	[TCPSTATE_IDLE_FIN_WAIT] = 120, \
+	[TCPSTATE_IDLE_CLOSE_WAIT] = 60, \
+	[TCPSTATE_IDLE_LAST_ACK] = 30, \
+	[TCPSTATE_IDLE_CLOSE] = 10, \
+}
+
+/* The timeout that applies to an end in @state. */
+unsigned int tcpstate_state_idle(unsigned int state);
+
+/*
+ * A flow picked up mid-stream that has only ever been heard from one
+ * side: what a spray of spoofed segments leaves, as well as the half of a
+ * real connection whose other half takes another path.  It idles out
+ * after the SYN timeout, like a half-open connection, and is the first to
+ * give way when the table is full.
+ */
+bool tcpstate_fsm_one_way(const struct tcpstate_fsm *f);
+
+/*
+ * Whether a flow idle for @idle is to be expired, @timeouts holding each
+ * TCPSTATE_IDLE_*'s timeout in the unit of @idle (index NEVER unused).
+ */
+bool tcpstate_fsm_idle_expired(const struct tcpstate_fsm *f, u32 idle,
+			       const u32 timeouts[TCPSTATE_IDLE_NR]);
+
+/*
+ * How readily a flow gives way to a new one when the table is full: 0
+ * finished, 1 a one-way pickup, 2 closing, 3 half-open;
+ * TCPSTATE_EVICT_NEVER for the rest (an established flow).
+ */
+#define TCPSTATE_EVICT_NEVER	4
+unsigned int tcpstate_fsm_evict_class(const struct tcpstate_fsm *f);
 
 /* Names and notations shared by /proc, the events and the tools. */
 const char *tcpstate_state_name(unsigned int state);

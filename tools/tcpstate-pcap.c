@@ -40,6 +40,7 @@ enum skip_reason {
 	SKIP_CHECKSUM,		/* --verify-checksum and it is wrong */
 	SKIP_NO_FLOW,		/* unknown flow, and the segment cannot open one */
 	SKIP_NOMEM,		/* the flow table could not grow */
+	SKIP_FULL,		/* --max-flows reached, nothing to evict */
 	SKIP_NR
 };
 
@@ -54,6 +55,7 @@ static const char *const skip_names[SKIP_NR] = {
 	[SKIP_CHECKSUM]	 = "bad_checksum",
 	[SKIP_NO_FLOW]	 = "no_flow",
 	[SKIP_NOMEM]	 = "nomem",
+	[SKIP_FULL]	 = "table_full",
 };
 
 /* One end of a 4-tuple; addresses in network order, IPv4 in addr[0..3]. */
@@ -72,7 +74,9 @@ struct flow {
 	struct flow_key key;
 	struct tcpstate_fsm fsm;
 	u64 first_ns;		/* first packet of this generation */
+	u64 last_ns;		/* its last segment or timer: the idle clock */
 	u64 tw_fire_ns;		/* pending TIME_WAIT expiry, 0 if none */
+	bool hashed;		/* still in the table (not freed by the policy) */
 };
 
 /* A parsed packet, ready for the core. */
@@ -100,6 +104,9 @@ struct options {
 	bool keepalives;	/* reason=keepalive, keepalive_ack too */
 	bool ladder;		/* ladder diagrams (tools/ladder.c) instead */
 	u64 time_wait_ms;
+	bool policy;		/* the module's: idle expiry and linger */
+	u64 linger_ms;		/* a finished flow's, as the module's */
+	u64 max_flows;		/* 0: no limit */
 };
 
 static struct {
@@ -108,6 +115,8 @@ static struct {
 	size_t nr_flows;
 	struct flow **order;	/* every flow, in order of creation */
 	size_t order_cap;
+	size_t nr_hashed;	/* flows still in the table */
+	u64 next_sweep_ns;
 	struct timer *timers;
 	size_t nr_timers;
 	size_t timers_cap;
@@ -123,6 +132,9 @@ static struct {
 	u64 bad_tcp_options;	/* a SYN's, stepped nonetheless */
 	u64 verdicts[TCPSTATE_V_NR];
 	u64 skipped[SKIP_NR];
+	u64 expired;		/* idled out (reason=timer) */
+	u64 evicted;		/* made room (reason=evict) */
+	u64 freed;		/* finished, lingered, out of the table */
 	u64 first_ns;
 	u64 last_ns;
 	bool any;
@@ -132,6 +144,7 @@ static struct options opt = {
 	.events = true,
 	.table = true,
 	.time_wait_ms = 60000,
+	.linger_ms = 10000,
 };
 
 static u64 event_id;
@@ -512,6 +525,8 @@ static bool table_grow(void)
 		struct flow *f = table.order[i];
 		size_t h = key_hash(&f->key) & (n - 1);
 
+		if (!f->hashed)
+			continue;
 		f->hnext = b[h];
 		b[h] = f;
 	}
@@ -542,12 +557,33 @@ static struct flow *flow_add(const struct flow_key *k, u64 now_ns)
 		return NULL;
 	f->key = *k;
 	f->first_ns = now_ns;
+	f->last_ns = now_ns;
 	tcpstate_fsm_init(&f->fsm);
 	h = key_hash(k) & (table.nr_buckets - 1);
 	f->hnext = table.buckets[h];
 	table.buckets[h] = f;
+	f->hashed = true;
+	table.nr_hashed++;
 	table.order[table.nr_flows++] = f;
 	return f;
+}
+
+/*
+ * The policy takes @f out of the table: a later segment of its 4-tuple
+ * starts a new flow, as in the module.  It stays listed in the final table.
+ */
+static void flow_unhash(struct flow *f)
+{
+	struct flow **pp = &table.buckets[key_hash(&f->key) &
+					  (table.nr_buckets - 1)];
+
+	while (*pp != f)
+		pp = &(*pp)->hnext;
+	*pp = f->hnext;
+	f->hnext = NULL;
+	f->hashed = false;
+	f->tw_fire_ns = 0;
+	table.nr_hashed--;
 }
 
 /* ---- TIME_WAIT timers ---- */
@@ -749,10 +785,106 @@ static void timers_run(u64 until_ns)
 		f->tw_fire_ns = 0;
 		now_us = (u32)(t.fire_ns / NSEC_PER_USEC);
 		memset(&r, 0, sizeof(r));
-		tcpstate_fsm_tick(&f->fsm, now_us, time_wait_us(), &r);
+		if (tcpstate_fsm_tick(&f->fsm, now_us, time_wait_us(), &r))
+			f->last_ns = t.fire_ns;
 		print_events(f, &r, t.fire_ns, NULL);
 		flow_arm_timer(f, t.fire_ns, now_us);
 	}
+}
+
+/* ---- the module's flow policy (fsm.h), in capture time ---- */
+
+/* The policy ends @f at @ts_ns: each end not CLOSED goes CLOSED. */
+static void flow_close(struct flow *f, u64 ts_ns, u8 reason)
+{
+	struct tcpstate_result r;
+	int i, nr;
+
+	nr = tcpstate_fsm_close(&f->fsm, &r);
+	for (i = 0; i < nr; i++) {
+		stats.events++;
+		if (opt.events)
+			emit_line(f, &r.trans[i], ts_ns, NULL, reason, NULL);
+	}
+	flow_unhash(f);
+}
+
+static u32 idle_ms(const struct flow *f, u64 now_ns)
+{
+	u64 ms = now_ns > f->last_ns ? (now_ns - f->last_ns) / NSEC_PER_MSEC : 0;
+
+	return ms > UINT32_MAX ? UINT32_MAX : (u32)ms;
+}
+
+/*
+ * The module's GC, once a second of capture time: a finished flow leaves
+ * the table linger_ms after its last change, one idle past its states'
+ * timeout is expired (reason=timer).
+ */
+static void flows_sweep(u64 now_ns)
+{
+	static const u32 timeout_s[TCPSTATE_IDLE_NR] = TCPSTATE_IDLE_DEFAULT_S;
+	u32 timeouts[TCPSTATE_IDLE_NR];
+	size_t i;
+
+	if (!opt.policy || now_ns < table.next_sweep_ns)
+		return;
+	table.next_sweep_ns = now_ns + NSEC_PER_SEC;
+	for (i = 0; i < TCPSTATE_IDLE_NR; i++)
+		timeouts[i] = timeout_s[i] * 1000;
+	for (i = 0; i < table.nr_buckets; i++) {
+		struct flow *f = table.buckets[i], *next;
+
+		for (; f; f = next) {
+			u32 idle = idle_ms(f, now_ns);
+
+			next = f->hnext;
+			if (tcpstate_fsm_finished(&f->fsm)) {
+				if (idle >= opt.linger_ms) {
+					flow_unhash(f);
+					stats.freed++;
+				}
+			} else if (tcpstate_fsm_idle_expired(&f->fsm, idle,
+							     timeouts)) {
+				flow_close(f, now_ns, TCPSTATE_REASON_TIMER);
+				stats.expired++;
+			}
+		}
+	}
+}
+
+/*
+ * --max-flows reached: evict the flow that gives way most readily, the
+ * one idle longest among those (the module scans a few buckets; this
+ * scans all).  False if every flow is one never evicted.
+ */
+static bool flows_evict(u64 now_ns)
+{
+	unsigned int best_class = TCPSTATE_EVICT_NEVER;
+	struct flow *best = NULL;
+	u32 best_idle = 0;
+	size_t i;
+
+	for (i = 0; i < table.nr_buckets; i++) {
+		struct flow *f;
+
+		for (f = table.buckets[i]; f; f = f->hnext) {
+			unsigned int class = tcpstate_fsm_evict_class(&f->fsm);
+			u32 idle = idle_ms(f, now_ns);
+
+			if (class >= TCPSTATE_EVICT_NEVER || class > best_class ||
+			    (class == best_class && idle <= best_idle))
+				continue;
+			best = f;
+			best_class = class;
+			best_idle = idle;
+		}
+	}
+	if (!best)
+		return false;
+	flow_close(best, now_ns, TCPSTATE_REASON_EVICT);
+	stats.evicted++;
+	return true;
 }
 
 static void print_table(void)
@@ -799,6 +931,9 @@ static void print_stats(void)
 	fprintf(stderr, "generations %" PRIu64 "\n", stats.generations);
 	fprintf(stderr, "events %" PRIu64 "\n", stats.events);
 	fprintf(stderr, "timer_events %" PRIu64 "\n", stats.timer_events);
+	fprintf(stderr, "flows_expired %" PRIu64 "\n", stats.expired);
+	fprintf(stderr, "flows_evicted %" PRIu64 "\n", stats.evicted);
+	fprintf(stderr, "flows_freed %" PRIu64 "\n", stats.freed);
 	fprintf(stderr, "invalid_tcp_options %" PRIu64 "\n",
 		stats.bad_tcp_options);
 	for (i = 0; i < TCPSTATE_V_NR; i++)
@@ -836,6 +971,7 @@ static void handle(int dlt, const struct pcap_pkthdr *h, const u8 *bytes)
 		stats.last_ns = now_ns;
 
 	timers_run(now_ns);
+	flows_sweep(now_ns);
 
 	memset(&pk, 0, sizeof(pk));
 	skip = parse_link(dlt, &pk, bytes, h->caplen, h->len);
@@ -852,6 +988,11 @@ static void handle(int dlt, const struct pcap_pkthdr *h, const u8 *bytes)
 			stats.skipped[SKIP_NO_FLOW]++;
 			return;
 		}
+		if (opt.max_flows && table.nr_hashed >= opt.max_flows &&
+		    !flows_evict(now_ns)) {
+			stats.skipped[SKIP_FULL]++;
+			return;
+		}
 		f = flow_add(&k, now_ns);
 		if (!f) {
 			stats.skipped[SKIP_NOMEM]++;
@@ -862,6 +1003,7 @@ static void handle(int dlt, const struct pcap_pkthdr *h, const u8 *bytes)
 
 	memset(&r, 0, sizeof(r));
 	tcpstate_fsm_step(&f->fsm, &pk.seg, now_us, &r);
+	f->last_ns = now_ns;
 	if (r.verdict < TCPSTATE_V_NR)
 		stats.verdicts[r.verdict]++;
 	if (r.notes & TCPSTATE_N_NEWGEN) {
@@ -911,6 +1053,18 @@ static void usage(FILE *out)
 "                         truncated, bad_ip, bad_tcp, bad_checksum,\n"
 "                         no_flow, nomem)\n"
 "    -w, --time-wait-ms N 2MSL in milliseconds (default 60000)\n"
+"    -P, --policy         the module's flow policy, in capture time: a\n"
+"                         flow idle past its states' timeout (the module's\n"
+"                         timeout_* defaults) is expired (reason=timer),\n"
+"                         and a finished one leaves the table after\n"
+"                         --linger-ms, so that a later SYN on its 4-tuple\n"
+"                         starts a new flow, not a reuse.  Without it every\n"
+"                         flow is kept to the end of the capture.  Either\n"
+"                         way the final table lists every flow seen\n"
+"    -L, --linger-ms N    with --policy (default 10000)\n"
+"    -M, --max-flows N    at most N flows at once; when full, one is\n"
+"                         evicted (reason=evict) as the module does\n"
+"                         (default: no limit)\n"
 "    -f, --flush          at the end, fire the pending TIME_WAIT timers\n"
 "    -c, --verify-checksum  skip segments whose TCP checksum is wrong\n"
 "                         (as a receiving host would drop them)\n"
@@ -938,6 +1092,9 @@ static int parse_args(int argc, char **argv)
 		{ "table-only",      no_argument,       NULL, 't' },
 		{ "stats",           no_argument,       NULL, 's' },
 		{ "time-wait-ms",    required_argument, NULL, 'w' },
+		{ "policy",          no_argument,       NULL, 'P' },
+		{ "linger-ms",       required_argument, NULL, 'L' },
+		{ "max-flows",       required_argument, NULL, 'M' },
 		{ "flush",           no_argument,       NULL, 'f' },
 		{ "verify-checksum", no_argument,       NULL, 'c' },
 		{ "retransmits",     no_argument,       NULL, 'R' },
@@ -951,7 +1108,7 @@ static int parse_args(int argc, char **argv)
 	char *endp;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "r:etsw:fcRKlVh", longopts,
+	while ((c = getopt_long(argc, argv, "r:etsw:PL:M:fcRKlVh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -976,6 +1133,25 @@ static int parse_args(int argc, char **argv)
 				return -1;
 			}
 			opt.time_wait_ms = v;
+			break;
+		case 'P':
+			opt.policy = true;
+			break;
+		case 'L':
+		case 'M':
+			errno = 0;
+			v = strtoull(optarg, &endp, 10);
+			if (errno || endp == optarg || *endp || !v ||
+			    v > UINT32_MAX || optarg[0] == '-') {
+				fprintf(stderr, "tcpstate-pcap: bad --%s '%s' (1..%u)\n",
+					c == 'L' ? "linger-ms" : "max-flows",
+					optarg, UINT32_MAX);
+				return -1;
+			}
+			if (c == 'L')
+				opt.linger_ms = v;
+			else
+				opt.max_flows = v;
 			break;
 		case 'f':
 			opt.flush = true;

@@ -150,6 +150,50 @@ TEST(handshake_three_way_seed_numbers)
 	CHECK_STR(history(), "ShA");
 }
 
+/* The flow policy the module's GC and tcpstate-pcap share. */
+TEST(policy_idle_timeouts_and_eviction)
+{
+	static const u32 to[TCPSTATE_IDLE_NR] = TCPSTATE_IDLE_DEFAULT_S;
+
+	reset();
+	seg(0, "S", C_ISN, 0, 0);
+	/* half-open: the SYN timeout, evicted before closing flows */
+	CHECK(!tcpstate_fsm_idle_expired(&F, 119, to));
+	CHECK(tcpstate_fsm_idle_expired(&F, 120, to));
+	CHECK_EQ(tcpstate_fsm_evict_class(&F), 3);
+	seg(1, "S.", S_ISN, C_ISN + 1, 0);
+	seg(0, ".", C_ISN + 1, S_ISN + 1, 0);
+	CHECK(!tcpstate_fsm_idle_expired(&F, 431999, to));
+	CHECK(tcpstate_fsm_idle_expired(&F, 432000, to));
+	CHECK_EQ(tcpstate_fsm_evict_class(&F), TCPSTATE_EVICT_NEVER);
+	/* FIN_WAIT_1 and CLOSE_WAIT: the longer, 120 s, applies */
+	seg(0, "F.", C_ISN + 1, S_ISN + 1, 0);
+	CHECK(!tcpstate_fsm_idle_expired(&F, 119, to));
+	CHECK(tcpstate_fsm_idle_expired(&F, 120, to));
+	/* TIME_WAIT: its own timer, never the idle one */
+	seg(1, "F.", S_ISN + 1, C_ISN + 2, 0);
+	CHECK_EQ(cstate(), TCPSTATE_TIME_WAIT);
+	CHECK(!tcpstate_fsm_idle_expired(&F, UINT32_MAX, to));
+	CHECK_EQ(tcpstate_fsm_evict_class(&F), 2);
+	seg(0, ".", C_ISN + 2, S_ISN + 2, 0);
+	tcpstate_fsm_tick(&F, NOW + 60000 * MS, 60000 * MS, &R);
+	CHECK(tcpstate_fsm_finished(&F));
+	CHECK(!tcpstate_fsm_idle_expired(&F, UINT32_MAX, to));	/* lingers */
+	CHECK_EQ(tcpstate_fsm_evict_class(&F), 0);
+
+	/* a pickup heard from one side only: the SYN timeout, evicted first */
+	reset();
+	seg(1, ".", S_ISN + 1, C_ISN + 1, 100);
+	CHECK(tcpstate_fsm_one_way(&F));
+	CHECK_EQ(tcpstate_fsm_evict_class(&F), 1);
+	CHECK(tcpstate_fsm_idle_expired(&F, 120, to));
+	seg(0, ".", C_ISN + 1, S_ISN + 101, 0);
+	CHECK(!tcpstate_fsm_one_way(&F));
+	CHECK(!tcpstate_fsm_idle_expired(&F, 120, to));
+	CHECK_EQ(tcpstate_state_idle(TCPSTATE_LISTEN), TCPSTATE_IDLE_CLOSE);
+	CHECK_EQ(tcpstate_state_idle(TCPSTATE_CLOSING), TCPSTATE_IDLE_FIN_WAIT);
+}
+
 /* What flow.c's one-way test reads: the kinds of segment each side sent. */
 TEST(sent_letters_per_side)
 {
