@@ -609,8 +609,18 @@ again:
 		}
 	}
 
-	/* The clocks under the lock: see "Time" above. */
 	lockdep_assert_held(&b->lock);
+	/*
+	 * Most segments are data between two ESTABLISHED ends: no state
+	 * moves, nothing is said, so neither the clock nor the checksum is
+	 * wanted (a bad one would be taken here as on the copy below).
+	 */
+	if (tcpstate_fsm_step_quiet(&f->fsm, s)) {
+		f->last = jiffies;
+		spin_unlock_bh(&b->lock);
+		goto out;
+	}
+	/* The clocks under the lock: see "Time" above. */
 	now_us = tcpstate_now_us();
 	/*
 	 * A segment whose checksum is not known to be right is stepped on a

@@ -935,9 +935,11 @@ fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s, u32 now_us,
  * to the full path too: any segment while something is pending (a probe
  * awaits its answer), and an old segment that may be a probe (at most one
  * byte at the sender's next seq - 1); new data is not even compared.
- * Returns false when the segment needs the full path.
+ * Returns false, having changed nothing, when the segment needs the full
+ * path.
  */
-static bool fsm_step_fast(struct tcpstate_fsm *f, const struct tcpstate_seg *s)
+static __always_inline bool fsm_step_quiet(struct tcpstate_fsm *f,
+					   const struct tcpstate_seg *s)
 {
 	u8 side = tcpstate_fsm_side(f, s->end);
 	struct tcpstate_end *e = &f->end[side];
@@ -965,13 +967,19 @@ static bool fsm_step_fast(struct tcpstate_fsm *f, const struct tcpstate_seg *s)
 	return true;
 }
 
+bool tcpstate_fsm_step_quiet(struct tcpstate_fsm *f,
+			     const struct tcpstate_seg *s)
+{
+	return fsm_step_quiet(f, s);
+}
+
 void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		       u32 now_us, struct tcpstate_result *r)
 {
 	r->verdict = TCPSTATE_V_OK;
 	r->nr = 0;
 	r->notes = 0;
-	if (!fsm_step_fast(f, s))
+	if (!fsm_step_quiet(f, s))
 		fsm_step(f, s, now_us, r);
 }
 

@@ -356,6 +356,18 @@ void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		       u32 now_us, struct tcpstate_result *r);
 
 /*
+ * The common case of tcpstate_fsm_step() alone, without its clock: data or
+ * an ACK between two ESTABLISHED ends that moves no state and says nothing
+ * (no transition, verdict or note).  Returns true if it took @s that way;
+ * false, with @f untouched, if @s needs tcpstate_fsm_step().  A caller
+ * that reads a clock for tcpstate_fsm_step() can try this first and skip
+ * the clock for most segments; tcpstate_fsm_step() tries it too, so either
+ * order gives the same flow.
+ */
+bool tcpstate_fsm_step_quiet(struct tcpstate_fsm *f,
+			     const struct tcpstate_seg *s);
+
+/*
  * The timer: if an end has been in TIME_WAIT for @time_wait_us or more at
  * @now_us, move it to CLOSED.  Returns the number of transitions in @r.
  */

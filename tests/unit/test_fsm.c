@@ -1678,15 +1678,15 @@ TEST(keepalive_fast_path_takes_all_but_probes_and_answers)
 	};
 
 	established_with_data();
-	CHECK(fsm_step_fast(&F, &s));		/* data */
+	CHECK(tcpstate_fsm_step_quiet(&F, &s));		/* data */
 	s.seq = C_FIN_SEQ + 10 - 2;
 	s.len = 2;
-	CHECK(fsm_step_fast(&F, &s));		/* a retransmission */
+	CHECK(tcpstate_fsm_step_quiet(&F, &s));		/* a retransmission */
 	s.seq = C_FIN_SEQ + 10 - 1;
 	s.len = 1;
-	CHECK(!fsm_step_fast(&F, &s));		/* may be a probe */
+	CHECK(!tcpstate_fsm_step_quiet(&F, &s));		/* may be a probe */
 	s.len = 0;
-	CHECK(!fsm_step_fast(&F, &s));
+	CHECK(!tcpstate_fsm_step_quiet(&F, &s));
 	CHECK_EQ(F.end[TCPSTATE_CLIENT].nxt, C_FIN_SEQ + 10);
 	seg(0, ".", C_FIN_SEQ + 9, S_FIN_SEQ, 0);
 	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
@@ -1696,10 +1696,10 @@ TEST(keepalive_fast_path_takes_all_but_probes_and_answers)
 		.dport = C_PORT, .win = WIN, .flags = TCPSTATE_TCP_ACK,
 		.wscale = TCPSTATE_WSCALE_NONE, .end = 1,
 	};
-	CHECK(!fsm_step_fast(&F, &s));
+	CHECK(!tcpstate_fsm_step_quiet(&F, &s));
 	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ + 10, 0);
 	CHECK_EQ(R.notes, TCPSTATE_N_KA_ACK);
-	CHECK(fsm_step_fast(&F, &s));
+	CHECK(tcpstate_fsm_step_quiet(&F, &s));
 }
 
 /* The flow counts its probes, either end's, up to 15; answers are not. */
