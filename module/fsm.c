@@ -1167,14 +1167,23 @@ void tcpstate_fsm_keepalives_format(const struct tcpstate_fsm *f,
 	*buf = '\0';
 }
 
+static u32 get_be32(const u8 *p)
+{
+	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
+}
+
+/* A word at a time: the same order as byte by byte, in network order. */
 u8 tcpstate_tuple_end(const u8 *src, const u8 *dst, unsigned int alen,
 		      u16 sport, u16 dport)
 {
 	unsigned int i;
 
-	for (i = 0; i < alen; i++)
-		if (src[i] != dst[i])
-			return src[i] > dst[i];
+	for (i = 0; i < alen; i += 4) {
+		u32 a = get_be32(src + i), b = get_be32(dst + i);
+
+		if (a != b)
+			return a > b;
+	}
 	return sport > dport;
 }
 
@@ -1185,11 +1194,6 @@ u8 tcpstate_tuple_end(const u8 *src, const u8 *dst, unsigned int alen,
 #define OPT_WSCALE_LEN	3
 #define OPT_TS		8
 #define OPT_TS_LEN	10
-
-static u32 get_be32(const u8 *p)
-{
-	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
-}
 
 bool tcpstate_synopts_parse(const u8 *opts, unsigned int len,
 			    struct tcpstate_seg *s)

@@ -398,7 +398,7 @@ bool tcpstate_synopts_parse(const u8 *opts, unsigned int len,
 /*
  * The end of the canonical tuple (0 or 1) that sent a segment from
  * @src:@sport to @dst:@dport: end 0 is the lower (address, port), the
- * addresses compared as @alen bytes in network order.  A socket
+ * addresses compared as @alen bytes (4 or 16) in network order.  A socket
  * connected to itself has one end only: its segments are all end 0.
  */
 u8 tcpstate_tuple_end(const u8 *src, const u8 *dst, unsigned int alen,

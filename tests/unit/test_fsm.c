@@ -1284,6 +1284,14 @@ TEST(tuple_end_lower_address_then_lower_port)
 	CHECK_EQ(tcpstate_tuple_end(a4, a4, 4, 80, 40000), 0);
 	/* Connected to itself: one end. */
 	CHECK_EQ(tcpstate_tuple_end(a6, a6, 16, 5000, 5000), 0);
+	/* The first byte that differs decides, high bit set or not. */
+	a6[3] = 0x80;
+	b6[2] = 0x01;
+	CHECK_EQ(tcpstate_tuple_end(a6, b6, 16, 1, 9), 0);
+	b6[2] = 0;
+	b6[14] = 0xff;
+	CHECK_EQ(tcpstate_tuple_end(a6, b6, 16, 1, 9), 1);
+	CHECK_EQ(tcpstate_tuple_end(b6, a6, 16, 9, 1), 0);
 }
 
 /*
