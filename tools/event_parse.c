@@ -168,23 +168,6 @@ int ts_endpoint_parse(const char *s, size_t len, unsigned int family,
 	return 0;
 }
 
-int ts_endpoint_format(const struct ts_endpoint *ep, char *out, size_t n)
-{
-	char addr[INET6_ADDRSTRLEN];
-	int r;
-
-	if (ep->family == 4) {
-		inet_ntop(AF_INET, ep->addr, addr, sizeof(addr));
-		r = snprintf(out, n, "%s:%u", addr, ep->port);
-	} else if (ep->family == 6) {
-		inet_ntop(AF_INET6, ep->addr, addr, sizeof(addr));
-		r = snprintf(out, n, "[%s]:%u", addr, ep->port);
-	} else {
-		return -1;
-	}
-	return r < 0 || (size_t)r >= n ? -1 : r;
-}
-
 /*
  * Copy a line into @buf, dropping one trailing newline, and check that it
  * is printable ASCII.
@@ -576,6 +559,15 @@ static void sb_endpoint(struct sbuf *sb, const struct ts_endpoint *ep)
 		return;
 	}
 	sb_u64(sb, ep->port);
+}
+
+int ts_endpoint_format(const struct ts_endpoint *ep, char *out, size_t n)
+{
+	struct sbuf sb;
+
+	sb_init(&sb, out, n);
+	sb_endpoint(&sb, ep);
+	return sb_done(&sb);
 }
 
 /* Whether every name an event line prints has a value in range. */
