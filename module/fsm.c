@@ -1167,6 +1167,178 @@ void tcpstate_fsm_keepalives_format(const struct tcpstate_fsm *f,
 	*buf = '\0';
 }
 
+/* A bounded line being written: past its end, characters are dropped. */
+struct line_out {
+	char *p;
+	unsigned int len;
+	unsigned int size;	/* with room for the NUL */
+};
+
+static void out_c(struct line_out *o, char c)
+{
+	if (o->len + 1 < o->size)
+		o->p[o->len++] = c;
+}
+
+static void out_s(struct line_out *o, const char *s)
+{
+	while (*s)
+		out_c(o, *s++);
+}
+
+static void out_u64(struct line_out *o, u64 v)
+{
+	char d[20];
+	unsigned int n = 0;
+
+	do {
+		d[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	while (n)
+		out_c(o, d[--n]);
+}
+
+static void out_hex16(struct line_out *o, unsigned int v)
+{
+	static const char hex[] = "0123456789abcdef";
+	int shift;
+
+	for (shift = 12; shift > 0 && !(v >> shift); shift -= 4)
+		;
+	for (; shift >= 0; shift -= 4)
+		out_c(o, hex[(v >> shift) & 0xf]);
+}
+
+static void out_ipv4(struct line_out *o, const u8 *a)
+{
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		if (i)
+			out_c(o, '.');
+		out_u64(o, a[i]);
+	}
+}
+
+/* As the kernel's %pI6c (lib/vsprintf.c), which the module used to print. */
+static void out_ipv6(struct line_out *o, const u8 *a)
+{
+	unsigned int w[8], i, run, best = 0, at = 8, words = 8;
+	bool mapped, isatap, colon = false;
+
+	for (i = 0; i < 8; i++)
+		w[i] = a[2 * i] << 8 | a[2 * i + 1];
+	mapped = !w[0] && !w[1] && !w[2] && !w[3] && !w[4] && w[5] == 0xffff;
+	isatap = (w[4] | 0x0200) == 0x0200 && w[5] == 0x5efe;
+	if (mapped || isatap)
+		words = 6;
+	/* The first longest run of zero groups, if longer than one. */
+	for (i = 0; i < words; i += run ? run : 1) {
+		for (run = 0; i + run < words && !w[i + run]; run++)
+			;
+		if (run > best) {
+			best = run;
+			at = i;
+		}
+	}
+	if (best < 2)
+		at = 8;
+	for (i = 0; i < words; i++) {
+		if (i == at) {
+			if (colon || !i)
+				out_c(o, ':');
+			out_c(o, ':');
+			colon = false;
+			i += best - 1;
+			continue;
+		}
+		if (colon)
+			out_c(o, ':');
+		out_hex16(o, w[i]);
+		colon = true;
+	}
+	if (words == 6) {
+		if (colon)
+			out_c(o, ':');
+		out_ipv4(o, a + 12);
+	}
+}
+
+static void out_endpoint(struct line_out *o, const u8 *addr,
+			 unsigned int alen, u16 port)
+{
+	if (alen == 4) {
+		out_ipv4(o, addr);
+	} else {
+		out_c(o, '[');
+		out_ipv6(o, addr);
+		out_c(o, ']');
+	}
+	out_c(o, ':');
+	out_u64(o, port);
+}
+
+unsigned int tcpstate_endpoint_format(const u8 *addr, unsigned int alen,
+				      u16 port,
+				      char buf[TCPSTATE_ENDPOINT_LEN])
+{
+	struct line_out o = { buf, 0, TCPSTATE_ENDPOINT_LEN };
+
+	out_endpoint(&o, addr, alen, port);
+	buf[o.len] = '\0';
+	return o.len;
+}
+
+static void out_key(struct line_out *o, const char *key)
+{
+	out_c(o, ' ');
+	out_s(o, key);
+	out_c(o, '=');
+}
+
+static void out_name(struct line_out *o, const char *key, const char *name)
+{
+	out_key(o, key);
+	out_s(o, name ? name : "?");
+}
+
+unsigned int tcpstate_event_line(const struct tcpstate_line *l,
+				 char buf[TCPSTATE_EVENT_LINE_MAX])
+{
+	struct line_out o = { buf, 0, TCPSTATE_EVENT_LINE_MAX };
+	char flags[TCPSTATE_TCPFLAGS_LEN] = "-";
+	const char *ka = tcpstate_ka_end_name(l->ka_end);
+
+	if (l->tcpflags)
+		tcpstate_tcpflags_format(l->tcpflags, flags);
+	out_s(&o, "id=");
+	out_u64(&o, l->id);
+	out_key(&o, "ts");
+	out_u64(&o, l->ts_ns);
+	out_key(&o, "netns");
+	out_u64(&o, l->netns);
+	out_name(&o, "family", l->alen == 4 ? "ipv4" : "ipv6");
+	out_key(&o, "client");
+	out_endpoint(&o, l->client, l->alen, l->cport);
+	out_key(&o, "server");
+	out_endpoint(&o, l->server, l->alen, l->sport);
+	out_name(&o, "side", tcpstate_side_name(l->side));
+	out_name(&o, "old", tcpstate_state_name(l->old_state));
+	out_name(&o, "new", tcpstate_state_name(l->new_state));
+	out_name(&o, "flags", flags);
+	out_key(&o, "seq");
+	out_u64(&o, l->seq);
+	out_key(&o, "ack");
+	out_u64(&o, l->ack);
+	out_name(&o, "reason", tcpstate_reason_name(l->reason));
+	if (ka)
+		out_name(&o, "keepalive", ka);
+	out_c(&o, '\n');
+	buf[o.len] = '\0';
+	return o.len;
+}
+
 static u32 get_be32(const u8 *p)
 {
 	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];

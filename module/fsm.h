@@ -260,6 +260,39 @@ struct tcpstate_result {
 #define TCPSTATE_EVENT_LINE \
 	"id=%llu ts=%llu netns=%u family=%s client=%s server=%s side=%s old=%s new=%s flags=%s seq=%u ack=%u reason=%s%s%s\n"
 
+/*
+ * What one event line says (tcpstate_event_line()).  Addresses in network
+ * order, @alen bytes each; everything else in host order.
+ */
+struct tcpstate_line {
+	u64 id;
+	u64 ts_ns;
+	const u8 *client;	/* client's address */
+	const u8 *server;	/* server's address */
+	u32 netns;
+	u32 seq;		/* causing segment's seq, 0 without one */
+	u32 ack;
+	u16 cport;
+	u16 sport;
+	u8 alen;		/* 4 (IPv4) or 16 (IPv6) */
+	u8 side;		/* enum tcpstate_side */
+	u8 old_state;
+	u8 new_state;
+	u8 tcpflags;		/* TCPSTATE_TCP_*; 0 without a segment: "-" */
+	u8 reason;		/* enum tcpstate_reason */
+	u8 ka_end;		/* enum tcpstate_ka_end */
+};
+
+/*
+ * The longest event line with its NUL: the keys (about 100 bytes), two
+ * 20-digit numbers, two bracketed IPv6 addresses in their longest form
+ * with ports (53 bytes each), the longest names.  About 330 bytes.
+ */
+#define TCPSTATE_EVENT_LINE_MAX	384
+
+/* "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535" and its NUL */
+#define TCPSTATE_ENDPOINT_LEN	54
+
 /* Longest strings the formatters write, with the NUL. */
 #define TCPSTATE_HISTORY_LEN	17
 #define TCPSTATE_TCPFLAGS_LEN	9
@@ -507,6 +540,26 @@ const char *tcpstate_verdict_name(unsigned int verdict);
  * "keepalive_ack"; NULL if none
  */
 const char *tcpstate_reason_name(unsigned int reason);
+/*
+ * An endpoint as the lines write it: "192.0.2.1:80", or for @alen 16
+ * "[2001:db8::1]:443" in the kernel's %pI6c form (RFC 5952: lowercase,
+ * the longest run of two or more zero groups shortened, the last 32 bits
+ * dotted for IPv4-mapped and ISATAP addresses).  Returns the length.
+ */
+unsigned int tcpstate_endpoint_format(const u8 *addr, unsigned int alen,
+				      u16 port,
+				      char buf[TCPSTATE_ENDPOINT_LEN]);
+
+/*
+ * @l as one line of /proc/tcpstate_events, with its newline, in the
+ * grammar of TCPSTATE_EVENT_LINE: what the module and tcpstate-pcap
+ * print.  Returns the length (without the NUL).  Written by hand, not
+ * through a printf: a reader is handed every event, and the kernel's
+ * vsnprintf() was most of what a read cost.
+ */
+unsigned int tcpstate_event_line(const struct tcpstate_line *l,
+				 char buf[TCPSTATE_EVENT_LINE_MAX]);
+
 /* "peer_reset", "timeout"; NULL for TCPSTATE_KA_END_NONE */
 const char *tcpstate_ka_end_name(unsigned int ka_end);
 /* The keep-alive probes: "0" to "14", then "15+" */

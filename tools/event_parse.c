@@ -538,27 +538,18 @@ static void sb_json_value(struct sbuf *sb, const char *s)
 		sb_json_str(sb, s);
 }
 
+/* As the module writes it (tcpstate_endpoint_format()). */
 static void sb_endpoint(struct sbuf *sb, const struct ts_endpoint *ep)
 {
-	char addr[INET6_ADDRSTRLEN];
-	unsigned int i;
+	char buf[TCPSTATE_ENDPOINT_LEN];
 
-	if (ep->family == 4) {
-		/* inet_ntop()'s dotted quad, without its sprintf() */
-		for (i = 0; i < 4; i++) {
-			sb_u64(sb, ep->addr[i]);
-			sb_putc(sb, i < 3 ? '.' : ':');
-		}
-	} else if (ep->family == 6 &&
-		   inet_ntop(AF_INET6, ep->addr, addr, sizeof(addr))) {
-		sb_putc(sb, '[');
-		sb_puts(sb, addr);
-		sb_puts(sb, "]:");
-	} else {
+	if (ep->family != 4 && ep->family != 6) {
 		sb->over = true;
 		return;
 	}
-	sb_u64(sb, ep->port);
+	sb_putn(sb, buf, tcpstate_endpoint_format(ep->addr,
+						  ep->family == 4 ? 4 : 16,
+						  ep->port, buf));
 }
 
 int ts_endpoint_format(const struct ts_endpoint *ep, char *out, size_t n)
