@@ -749,6 +749,15 @@ static void tcpstate_flow_gc_bucket(struct tcpstate_bucket *b,
 {
 	struct tcpstate_gc_clock clk = { .timeouts = timeouts };
 
+	/*
+	 * Most buckets of a table sized for max_flows are empty, and a sweep
+	 * visits every bucket every 2 s at most: an empty one is not worth
+	 * a lock and a clock.  An entry linked just after this look waits
+	 * for the next sweep, as one linked just after the lock would.
+	 */
+	if (!rcu_access_pointer(b->head[TCPSTATE_FAM_IPV4]) &&
+	    !rcu_access_pointer(b->head[TCPSTATE_FAM_IPV6]))
+		return;
 	spin_lock_bh(&b->lock);
 	/*
 	 * The clocks under the lock every segment takes to stamp f->last:
