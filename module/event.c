@@ -59,13 +59,6 @@
 #define TCPSTATE_EVENT_RING_MAX	(1U << 24)
 
 /*
- * Longest line: the keys (about 100 bytes), two 20-digit numbers, two
- * bracketed IPv6 addresses with ports (47 bytes each) and the longest
- * state names.  About 310 bytes; the rest is margin.
- */
-#define TCPSTATE_EVENT_LINE_MAX	384
-
-/*
  * How long rmmod waits for the open readers to reach end of file.  A read
  * that starts after /proc/tcpstate_events is gone gets -EIO from procfs,
  * not 0, so a reader that is draining the last events (the flows' unload
@@ -73,9 +66,6 @@
  * end of file.  Readers that do not read at all only delay rmmod by it.
  */
 #define TCPSTATE_EVENT_EOF_GRACE	(2 * HZ)
-
-/* "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535" and its NUL */
-#define TCPSTATE_EVENT_ADDR_LEN	48
 
 struct tcpstate_event_slot {
 	atomic64_t seq;			/* (id << 1) | busy */
@@ -262,43 +252,29 @@ static enum tcpstate_event_found reader_peek(struct tcpstate_event_reader *r,
 	}
 }
 
-static void addr_format(const struct tcpstate_event *ev, bool client,
-			char buf[TCPSTATE_EVENT_ADDR_LEN])
-{
-	const void *addr = client ? (const void *)&ev->caddr :
-				    (const void *)&ev->saddr;
-	unsigned int port = ntohs(client ? ev->cport : ev->sport);
-
-	if (ev->family == AF_INET)
-		scnprintf(buf, TCPSTATE_EVENT_ADDR_LEN, "%pI4:%u", addr, port);
-	else
-		scnprintf(buf, TCPSTATE_EVENT_ADDR_LEN, "[%pI6c]:%u", addr,
-			  port);
-}
-
 static int event_format(const struct tcpstate_event *ev, char *buf)
 {
-	char client[TCPSTATE_EVENT_ADDR_LEN], server[TCPSTATE_EVENT_ADDR_LEN];
-	char flags[TCPSTATE_TCPFLAGS_LEN];
-	const char *reason = tcpstate_reason_name(ev->reason);
-	const char *ka = tcpstate_ka_end_name(ev->ka_end);
+	struct tcpstate_line l = {
+		.id = ev->id,
+		.ts_ns = ev->ts_ns,
+		.client = (const u8 *)&ev->caddr,
+		.server = (const u8 *)&ev->saddr,
+		.netns = ev->netns,
+		.seq = ev->seq,
+		.ack = ev->ack,
+		.cport = ntohs(ev->cport),
+		.sport = ntohs(ev->sport),
+		.alen = ev->family == AF_INET ? 4 : 16,
+		.side = ev->side,
+		.old_state = ev->old_state,
+		.new_state = ev->new_state,
+		/* Timer, eviction and unload events have no segment: 0. */
+		.tcpflags = ev->tcpflags,
+		.reason = ev->reason,
+		.ka_end = ev->ka_end,
+	};
 
-	addr_format(ev, true, client);
-	addr_format(ev, false, server);
-	/* Timer, eviction and unload events have no segment: flags 0. */
-	if (ev->tcpflags)
-		tcpstate_tcpflags_format(ev->tcpflags, flags);
-	else
-		strscpy(flags, "-", sizeof(flags));
-
-	return scnprintf(buf, TCPSTATE_EVENT_LINE_MAX, TCPSTATE_EVENT_LINE,
-			 ev->id, ev->ts_ns, ev->netns,
-			 ev->family == AF_INET ? "ipv4" : "ipv6",
-			 client, server, tcpstate_side_name(ev->side),
-			 tcpstate_state_name(ev->old_state),
-			 tcpstate_state_name(ev->new_state), flags,
-			 ev->seq, ev->ack, reason ?: "?", ka ? " keepalive=" : "",
-			 ka ? ka : "");
+	return tcpstate_event_line(&l, buf);
 }
 
 /*

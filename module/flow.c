@@ -225,13 +225,14 @@ static void tcpstate_flow_key(struct tcpstate_flow *f, enum tcpstate_fam fam,
 
 /*
  * Report one transition of @f, on @b.  @s is the causing segment, NULL for
- * a timer, an eviction or an unload.  Called with the bucket's lock held
- * (the events of one flow are in the ring in the order they happened),
- * after the core has settled which end is the client.
+ * a timer, an eviction or an unload.  @inum is the namespace's inode
+ * number: the hook has it at hand, the rest look it up.  Called with the
+ * bucket's lock held (the events of one flow are in the ring in the order
+ * they happened), after the core has settled which end is the client.
  */
 static void tcpstate_flow_emit(struct tcpstate_bucket *b,
 			       struct tcpstate_flow *f, enum tcpstate_fam fam,
-			       const struct tcpstate_trans *t,
+			       u32 inum, const struct tcpstate_trans *t,
 			       const struct tcpstate_seg *s, u8 reason,
 			       u8 ka_end)
 {
@@ -241,7 +242,7 @@ static void tcpstate_flow_emit(struct tcpstate_bucket *b,
 	lockdep_assert_held(&b->lock);
 
 	ev.netns_id = f->netns;
-	ev.netns = tcpstate_netns_inum(f->netns);
+	ev.netns = inum;
 	ev.family = tcpstate_family[fam];
 	if (fam == TCPSTATE_FAM_IPV4) {
 		ev.caddr.v4 = tcpstate_flow_addr4(f)[c];
@@ -270,12 +271,13 @@ static void tcpstate_flow_emit_close(struct tcpstate_bucket *b,
 				     struct tcpstate_flow *f,
 				     enum tcpstate_fam fam, u8 reason)
 {
+	u32 inum = tcpstate_netns_inum(f->netns);
 	struct tcpstate_result r;
 	int i, nr;
 
 	nr = tcpstate_fsm_close(&f->fsm, &r);
 	for (i = 0; i < nr; i++)
-		tcpstate_flow_emit(b, f, fam, &r.trans[i], NULL, reason,
+		tcpstate_flow_emit(b, f, fam, inum, &r.trans[i], NULL, reason,
 				   TCPSTATE_KA_END_NONE);
 }
 
@@ -609,8 +611,18 @@ again:
 		}
 	}
 
-	/* The clocks under the lock: see "Time" above. */
 	lockdep_assert_held(&b->lock);
+	/*
+	 * Most segments are data between two ESTABLISHED ends: no state
+	 * moves, nothing is said, so neither the clock nor the checksum is
+	 * wanted (a bad one would be taken here as on the copy below).
+	 */
+	if (tcpstate_fsm_step_quiet(&f->fsm, s)) {
+		f->last = jiffies;
+		spin_unlock_bh(&b->lock);
+		goto out;
+	}
+	/* The clocks under the lock: see "Time" above. */
 	now_us = tcpstate_now_us();
 	/*
 	 * A segment whose checksum is not known to be right is stepped on a
@@ -642,11 +654,11 @@ again:
 		u8 st = f->fsm.end[side].state;
 		struct tcpstate_trans t = { side, st, st };
 
-		tcpstate_flow_emit(b, f, k->fam, &t, s, quiet,
+		tcpstate_flow_emit(b, f, k->fam, k->inum, &t, s, quiet,
 				   TCPSTATE_KA_END_NONE);
 	}
 	for (i = 0; i < r.nr && i < TCPSTATE_MAX_TRANS; i++)
-		tcpstate_flow_emit(b, f, k->fam, &r.trans[i], s,
+		tcpstate_flow_emit(b, f, k->fam, k->inum, &r.trans[i], s,
 				   TCPSTATE_REASON_SEGMENT,
 				   tcpstate_ka_end_of(r.notes));
 	spin_unlock_bh(&b->lock);
@@ -703,7 +715,9 @@ static bool tcpstate_flow_gc_one(struct tcpstate_bucket *b,
 
 		nr = tcpstate_fsm_tick(&f->fsm, now_us, tw_us, &r);
 		for (i = 0; i < nr && i < TCPSTATE_MAX_TRANS; i++) {
-			tcpstate_flow_emit(b, f, fam, &r.trans[i], NULL,
+			tcpstate_flow_emit(b, f, fam,
+					   tcpstate_netns_inum(f->netns),
+					   &r.trans[i], NULL,
 					   TCPSTATE_REASON_TIMER,
 					   TCPSTATE_KA_END_NONE);
 			tcpstate_stat_inc(TCPSTATE_STAT_TIME_WAIT_TIMERS);
@@ -735,6 +749,15 @@ static void tcpstate_flow_gc_bucket(struct tcpstate_bucket *b,
 {
 	struct tcpstate_gc_clock clk = { .timeouts = timeouts };
 
+	/*
+	 * Most buckets of a table sized for max_flows are empty, and a sweep
+	 * visits every bucket every 2 s at most: an empty one is not worth
+	 * a lock and a clock.  An entry linked just after this look waits
+	 * for the next sweep, as one linked just after the lock would.
+	 */
+	if (!rcu_access_pointer(b->head[TCPSTATE_FAM_IPV4]) &&
+	    !rcu_access_pointer(b->head[TCPSTATE_FAM_IPV6]))
+		return;
 	spin_lock_bh(&b->lock);
 	/*
 	 * The clocks under the lock every segment takes to stamp f->last:

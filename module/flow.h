@@ -31,6 +31,7 @@ struct tcpstate_key {
 	} addr;
 	__be16 port[2];
 	u32 netns;		/* the namespace's id (netns.h), never reused */
+	u32 inum;		/* its inode number (the hook's, for events) */
 	u8 fam;			/* enum tcpstate_fam */
 };
 

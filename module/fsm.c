@@ -935,9 +935,11 @@ fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s, u32 now_us,
  * to the full path too: any segment while something is pending (a probe
  * awaits its answer), and an old segment that may be a probe (at most one
  * byte at the sender's next seq - 1); new data is not even compared.
- * Returns false when the segment needs the full path.
+ * Returns false, having changed nothing, when the segment needs the full
+ * path.
  */
-static bool fsm_step_fast(struct tcpstate_fsm *f, const struct tcpstate_seg *s)
+static __always_inline bool fsm_step_quiet(struct tcpstate_fsm *f,
+					   const struct tcpstate_seg *s)
 {
 	u8 side = tcpstate_fsm_side(f, s->end);
 	struct tcpstate_end *e = &f->end[side];
@@ -965,13 +967,19 @@ static bool fsm_step_fast(struct tcpstate_fsm *f, const struct tcpstate_seg *s)
 	return true;
 }
 
+bool tcpstate_fsm_step_quiet(struct tcpstate_fsm *f,
+			     const struct tcpstate_seg *s)
+{
+	return fsm_step_quiet(f, s);
+}
+
 void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		       u32 now_us, struct tcpstate_result *r)
 {
 	r->verdict = TCPSTATE_V_OK;
 	r->nr = 0;
 	r->notes = 0;
-	if (!fsm_step_fast(f, s))
+	if (!fsm_step_quiet(f, s))
 		fsm_step(f, s, now_us, r);
 }
 
@@ -1159,14 +1167,195 @@ void tcpstate_fsm_keepalives_format(const struct tcpstate_fsm *f,
 	*buf = '\0';
 }
 
+/* A bounded line being written: past its end, characters are dropped. */
+struct line_out {
+	char *p;
+	unsigned int len;
+	unsigned int size;	/* with room for the NUL */
+};
+
+static void out_c(struct line_out *o, char c)
+{
+	if (o->len + 1 < o->size)
+		o->p[o->len++] = c;
+}
+
+static void out_s(struct line_out *o, const char *s)
+{
+	while (*s)
+		out_c(o, *s++);
+}
+
+static void out_u64(struct line_out *o, u64 v)
+{
+	char d[20];
+	unsigned int n = 0;
+
+	do {
+		d[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	while (n)
+		out_c(o, d[--n]);
+}
+
+static void out_hex16(struct line_out *o, unsigned int v)
+{
+	static const char hex[] = "0123456789abcdef";
+	int shift;
+
+	for (shift = 12; shift > 0 && !(v >> shift); shift -= 4)
+		;
+	for (; shift >= 0; shift -= 4)
+		out_c(o, hex[(v >> shift) & 0xf]);
+}
+
+static void out_ipv4(struct line_out *o, const u8 *a)
+{
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		if (i)
+			out_c(o, '.');
+		out_u64(o, a[i]);
+	}
+}
+
+/* As the kernel's %pI6c (lib/vsprintf.c), which the module used to print. */
+static void out_ipv6(struct line_out *o, const u8 *a)
+{
+	unsigned int w[8], i, run, best = 0, at = 8, words = 8;
+	bool mapped, isatap, colon = false;
+
+	for (i = 0; i < 8; i++)
+		w[i] = a[2 * i] << 8 | a[2 * i + 1];
+	mapped = !w[0] && !w[1] && !w[2] && !w[3] && !w[4] && w[5] == 0xffff;
+	isatap = (w[4] | 0x0200) == 0x0200 && w[5] == 0x5efe;
+	if (mapped || isatap)
+		words = 6;
+	/* The first longest run of zero groups, if longer than one. */
+	for (i = 0; i < words; i += run ? run : 1) {
+		for (run = 0; i + run < words && !w[i + run]; run++)
+			;
+		if (run > best) {
+			best = run;
+			at = i;
+		}
+	}
+	if (best < 2)
+		at = 8;
+	for (i = 0; i < words; i++) {
+		if (i == at) {
+			if (colon || !i)
+				out_c(o, ':');
+			out_c(o, ':');
+			colon = false;
+			i += best - 1;
+			continue;
+		}
+		if (colon)
+			out_c(o, ':');
+		out_hex16(o, w[i]);
+		colon = true;
+	}
+	if (words == 6) {
+		if (colon)
+			out_c(o, ':');
+		out_ipv4(o, a + 12);
+	}
+}
+
+static void out_endpoint(struct line_out *o, const u8 *addr,
+			 unsigned int alen, u16 port)
+{
+	if (alen == 4) {
+		out_ipv4(o, addr);
+	} else {
+		out_c(o, '[');
+		out_ipv6(o, addr);
+		out_c(o, ']');
+	}
+	out_c(o, ':');
+	out_u64(o, port);
+}
+
+unsigned int tcpstate_endpoint_format(const u8 *addr, unsigned int alen,
+				      u16 port,
+				      char buf[TCPSTATE_ENDPOINT_LEN])
+{
+	struct line_out o = { buf, 0, TCPSTATE_ENDPOINT_LEN };
+
+	out_endpoint(&o, addr, alen, port);
+	buf[o.len] = '\0';
+	return o.len;
+}
+
+static void out_key(struct line_out *o, const char *key)
+{
+	out_c(o, ' ');
+	out_s(o, key);
+	out_c(o, '=');
+}
+
+static void out_name(struct line_out *o, const char *key, const char *name)
+{
+	out_key(o, key);
+	out_s(o, name ? name : "?");
+}
+
+unsigned int tcpstate_event_line(const struct tcpstate_line *l,
+				 char buf[TCPSTATE_EVENT_LINE_MAX])
+{
+	struct line_out o = { buf, 0, TCPSTATE_EVENT_LINE_MAX };
+	char flags[TCPSTATE_TCPFLAGS_LEN] = "-";
+	const char *ka = tcpstate_ka_end_name(l->ka_end);
+
+	if (l->tcpflags)
+		tcpstate_tcpflags_format(l->tcpflags, flags);
+	out_s(&o, "id=");
+	out_u64(&o, l->id);
+	out_key(&o, "ts");
+	out_u64(&o, l->ts_ns);
+	out_key(&o, "netns");
+	out_u64(&o, l->netns);
+	out_name(&o, "family", l->alen == 4 ? "ipv4" : "ipv6");
+	out_key(&o, "client");
+	out_endpoint(&o, l->client, l->alen, l->cport);
+	out_key(&o, "server");
+	out_endpoint(&o, l->server, l->alen, l->sport);
+	out_name(&o, "side", tcpstate_side_name(l->side));
+	out_name(&o, "old", tcpstate_state_name(l->old_state));
+	out_name(&o, "new", tcpstate_state_name(l->new_state));
+	out_name(&o, "flags", flags);
+	out_key(&o, "seq");
+	out_u64(&o, l->seq);
+	out_key(&o, "ack");
+	out_u64(&o, l->ack);
+	out_name(&o, "reason", tcpstate_reason_name(l->reason));
+	if (ka)
+		out_name(&o, "keepalive", ka);
+	out_c(&o, '\n');
+	buf[o.len] = '\0';
+	return o.len;
+}
+
+static u32 get_be32(const u8 *p)
+{
+	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
+}
+
+/* A word at a time: the same order as byte by byte, in network order. */
 u8 tcpstate_tuple_end(const u8 *src, const u8 *dst, unsigned int alen,
 		      u16 sport, u16 dport)
 {
 	unsigned int i;
 
-	for (i = 0; i < alen; i++)
-		if (src[i] != dst[i])
-			return src[i] > dst[i];
+	for (i = 0; i < alen; i += 4) {
+		u32 a = get_be32(src + i), b = get_be32(dst + i);
+
+		if (a != b)
+			return a > b;
+	}
 	return sport > dport;
 }
 
@@ -1177,11 +1366,6 @@ u8 tcpstate_tuple_end(const u8 *src, const u8 *dst, unsigned int alen,
 #define OPT_WSCALE_LEN	3
 #define OPT_TS		8
 #define OPT_TS_LEN	10
-
-static u32 get_be32(const u8 *p)
-{
-	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
-}
 
 bool tcpstate_synopts_parse(const u8 *opts, unsigned int len,
 			    struct tcpstate_seg *s)

@@ -260,6 +260,39 @@ struct tcpstate_result {
 #define TCPSTATE_EVENT_LINE \
 	"id=%llu ts=%llu netns=%u family=%s client=%s server=%s side=%s old=%s new=%s flags=%s seq=%u ack=%u reason=%s%s%s\n"
 
+/*
+ * What one event line says (tcpstate_event_line()).  Addresses in network
+ * order, @alen bytes each; everything else in host order.
+ */
+struct tcpstate_line {
+	u64 id;
+	u64 ts_ns;
+	const u8 *client;	/* client's address */
+	const u8 *server;	/* server's address */
+	u32 netns;
+	u32 seq;		/* causing segment's seq, 0 without one */
+	u32 ack;
+	u16 cport;
+	u16 sport;
+	u8 alen;		/* 4 (IPv4) or 16 (IPv6) */
+	u8 side;		/* enum tcpstate_side */
+	u8 old_state;
+	u8 new_state;
+	u8 tcpflags;		/* TCPSTATE_TCP_*; 0 without a segment: "-" */
+	u8 reason;		/* enum tcpstate_reason */
+	u8 ka_end;		/* enum tcpstate_ka_end */
+};
+
+/*
+ * The longest event line with its NUL: the keys (about 100 bytes), two
+ * 20-digit numbers, two bracketed IPv6 addresses in their longest form
+ * with ports (53 bytes each), the longest names.  About 330 bytes.
+ */
+#define TCPSTATE_EVENT_LINE_MAX	384
+
+/* "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535" and its NUL */
+#define TCPSTATE_ENDPOINT_LEN	54
+
 /* Longest strings the formatters write, with the NUL. */
 #define TCPSTATE_HISTORY_LEN	17
 #define TCPSTATE_TCPFLAGS_LEN	9
@@ -356,6 +389,18 @@ void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		       u32 now_us, struct tcpstate_result *r);
 
 /*
+ * The common case of tcpstate_fsm_step() alone, without its clock: data or
+ * an ACK between two ESTABLISHED ends that moves no state and says nothing
+ * (no transition, verdict or note).  Returns true if it took @s that way;
+ * false, with @f untouched, if @s needs tcpstate_fsm_step().  A caller
+ * that reads a clock for tcpstate_fsm_step() can try this first and skip
+ * the clock for most segments; tcpstate_fsm_step() tries it too, so either
+ * order gives the same flow.
+ */
+bool tcpstate_fsm_step_quiet(struct tcpstate_fsm *f,
+			     const struct tcpstate_seg *s);
+
+/*
  * The timer: if an end has been in TIME_WAIT for @time_wait_us or more at
  * @now_us, move it to CLOSED.  Returns the number of transitions in @r.
  */
@@ -386,7 +431,7 @@ bool tcpstate_synopts_parse(const u8 *opts, unsigned int len,
 /*
  * The end of the canonical tuple (0 or 1) that sent a segment from
  * @src:@sport to @dst:@dport: end 0 is the lower (address, port), the
- * addresses compared as @alen bytes in network order.  A socket
+ * addresses compared as @alen bytes (4 or 16) in network order.  A socket
  * connected to itself has one end only: its segments are all end 0.
  */
 u8 tcpstate_tuple_end(const u8 *src, const u8 *dst, unsigned int alen,
@@ -495,6 +540,26 @@ const char *tcpstate_verdict_name(unsigned int verdict);
  * "keepalive_ack"; NULL if none
  */
 const char *tcpstate_reason_name(unsigned int reason);
+/*
+ * An endpoint as the lines write it: "192.0.2.1:80", or for @alen 16
+ * "[2001:db8::1]:443" in the kernel's %pI6c form (RFC 5952: lowercase,
+ * the longest run of two or more zero groups shortened, the last 32 bits
+ * dotted for IPv4-mapped and ISATAP addresses).  Returns the length.
+ */
+unsigned int tcpstate_endpoint_format(const u8 *addr, unsigned int alen,
+				      u16 port,
+				      char buf[TCPSTATE_ENDPOINT_LEN]);
+
+/*
+ * @l as one line of /proc/tcpstate_events, with its newline, in the
+ * grammar of TCPSTATE_EVENT_LINE: what the module and tcpstate-pcap
+ * print.  Returns the length (without the NUL).  Written by hand, not
+ * through a printf: a reader is handed every event, and the kernel's
+ * vsnprintf() was most of what a read cost.
+ */
+unsigned int tcpstate_event_line(const struct tcpstate_line *l,
+				 char buf[TCPSTATE_EVENT_LINE_MAX]);
+
 /* "peer_reset", "timeout"; NULL for TCPSTATE_KA_END_NONE */
 const char *tcpstate_ka_end_name(unsigned int ka_end);
 /* The keep-alive probes: "0" to "14", then "15+" */

@@ -217,6 +217,7 @@ static void tcpstate_hook_ipv4(struct sk_buff *skb,
 	memset(&k, 0, sizeof(k));
 	k.fam = TCPSTATE_FAM_IPV4;
 	k.netns = tcpstate_netns_id(state->net);
+	k.inum = state->net->ns.inum;
 	k.addr.v4[0] = iph->saddr;
 	k.addr.v4[1] = iph->daddr;
 	tcpstate_hook_tcp(skb, nh + ihl, tot - ihl, 4, &k, state);
@@ -271,6 +272,7 @@ static void tcpstate_hook_ipv6(struct sk_buff *skb,
 	memset(&k, 0, sizeof(k));
 	k.fam = TCPSTATE_FAM_IPV6;
 	k.netns = tcpstate_netns_id(state->net);
+	k.inum = state->net->ns.inum;
 	k.addr.v6[0] = ip6h->saddr;
 	k.addr.v6[1] = ip6h->daddr;
 	tcpstate_hook_tcp(skb, thoff, tot - (thoff - nh), 16, &k, state);

@@ -30,9 +30,6 @@
  * tcpstate-pcap: header and rows alike, every column a string.
  */
 
-/* Longest "[v6addr]:port" (47 + 1 + 5), with the NUL, and room. */
-#define TCPSTATE_ENDPOINT_LEN	56
-
 struct tcpstate_proc_iter {
 	struct tcpstate_netns_view view;	/* the namespaces it sees */
 	/* The flow at line pos is the skip-th visible one of bucket. */
@@ -119,15 +116,16 @@ static void tcpstate_proc_stop(struct seq_file *m, void *v)
 	rcu_read_unlock();
 }
 
+/* As the event lines write it (tcpstate_endpoint_format()). */
 static void tcpstate_proc_endpoint(char *buf, const struct tcpstate_key *k,
 				   unsigned int end)
 {
 	if (k->fam == TCPSTATE_FAM_IPV4)
-		snprintf(buf, TCPSTATE_ENDPOINT_LEN, "%pI4:%u",
-			 &k->addr.v4[end], ntohs(k->port[end]));
+		tcpstate_endpoint_format((const u8 *)&k->addr.v4[end], 4,
+					 ntohs(k->port[end]), buf);
 	else
-		snprintf(buf, TCPSTATE_ENDPOINT_LEN, "[%pI6c]:%u",
-			 &k->addr.v6[end], ntohs(k->port[end]));
+		tcpstate_endpoint_format(k->addr.v6[end].s6_addr, 16,
+					 ntohs(k->port[end]), buf);
 }
 
 static int tcpstate_proc_show(struct seq_file *m, void *v)

@@ -168,23 +168,6 @@ int ts_endpoint_parse(const char *s, size_t len, unsigned int family,
 	return 0;
 }
 
-int ts_endpoint_format(const struct ts_endpoint *ep, char *out, size_t n)
-{
-	char addr[INET6_ADDRSTRLEN];
-	int r;
-
-	if (ep->family == 4) {
-		inet_ntop(AF_INET, ep->addr, addr, sizeof(addr));
-		r = snprintf(out, n, "%s:%u", addr, ep->port);
-	} else if (ep->family == 6) {
-		inet_ntop(AF_INET6, ep->addr, addr, sizeof(addr));
-		r = snprintf(out, n, "[%s]:%u", addr, ep->port);
-	} else {
-		return -1;
-	}
-	return r < 0 || (size_t)r >= n ? -1 : r;
-}
-
 /*
  * Copy a line into @buf, dropping one trailing newline, and check that it
  * is printable ASCII.
@@ -466,6 +449,46 @@ static void sb_printf(struct sbuf *sb, const char *fmt, ...)
 	sb->len += r;
 }
 
+/*
+ * The appenders below do what sb_printf() would with "%s", "%c" and
+ * "%llu" without a trip through vsnprintf(): a reader formats every event
+ * that passes by, and vsnprintf() per field was most of its time.
+ */
+static void sb_putn(struct sbuf *sb, const char *s, size_t len)
+{
+	if (sb->over)
+		return;
+	if (len >= sb->n - sb->len) {
+		sb->over = true;
+		return;
+	}
+	memcpy(sb->p + sb->len, s, len);
+	sb->len += len;
+	sb->p[sb->len] = '\0';
+}
+
+static void sb_puts(struct sbuf *sb, const char *s)
+{
+	sb_putn(sb, s, strlen(s));
+}
+
+static void sb_putc(struct sbuf *sb, char c)
+{
+	sb_putn(sb, &c, 1);
+}
+
+static void sb_u64(struct sbuf *sb, uint64_t v)
+{
+	char buf[20];
+	size_t i = sizeof(buf);
+
+	do {
+		buf[--i] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	sb_putn(sb, buf + i, sizeof(buf) - i);
+}
+
 static int sb_done(struct sbuf *sb)
 {
 	return sb->over ? -1 : (int)sb->len;
@@ -474,16 +497,26 @@ static int sb_done(struct sbuf *sb)
 /* A JSON string: parsed lines are printable ASCII, so only " and \ need it. */
 static void sb_json_str(struct sbuf *sb, const char *s)
 {
-	sb_printf(sb, "\"");
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			sb_printf(sb, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+	const char *run;
+
+	sb_putc(sb, '"');
+	while (*s) {
+		/* The longest run that needs no escape, in one copy. */
+		for (run = s; *s && *s != '"' && *s != '\\' &&
+		     (unsigned char)*s >= 0x20 && (unsigned char)*s <= 0x7e; s++)
+			;
+		sb_putn(sb, run, s - run);
+		if (!*s)
+			break;
+		if (*s == '"' || *s == '\\') {
+			sb_putc(sb, '\\');
+			sb_putc(sb, *s);
+		} else {
 			sb_printf(sb, "\\u%04x", (unsigned char)*s);
-		else
-			sb_printf(sb, "%c", *s);
+		}
+		s++;
 	}
-	sb_printf(sb, "\"");
+	sb_putc(sb, '"');
 }
 
 /* A decimal that fits a u64 without a leading zero is a JSON number. */
@@ -500,19 +533,32 @@ static bool is_json_number(const char *s)
 static void sb_json_value(struct sbuf *sb, const char *s)
 {
 	if (is_json_number(s))
-		sb_printf(sb, "%s", s);
+		sb_puts(sb, s);
 	else
 		sb_json_str(sb, s);
 }
 
+/* As the module writes it (tcpstate_endpoint_format()). */
 static void sb_endpoint(struct sbuf *sb, const struct ts_endpoint *ep)
 {
-	char buf[64];
+	char buf[TCPSTATE_ENDPOINT_LEN];
 
-	if (ts_endpoint_format(ep, buf, sizeof(buf)) < 0)
+	if (ep->family != 4 && ep->family != 6) {
 		sb->over = true;
-	else
-		sb_printf(sb, "%s", buf);
+		return;
+	}
+	sb_putn(sb, buf, tcpstate_endpoint_format(ep->addr,
+						  ep->family == 4 ? 4 : 16,
+						  ep->port, buf));
+}
+
+int ts_endpoint_format(const struct ts_endpoint *ep, char *out, size_t n)
+{
+	struct sbuf sb;
+
+	sb_init(&sb, out, n);
+	sb_endpoint(&sb, ep);
+	return sb_done(&sb);
 }
 
 /* Whether every name an event line prints has a value in range. */
@@ -523,70 +569,108 @@ static bool event_names_valid(const struct ts_event *ev)
 	       ev->side <= TCPSTATE_SERVER && tcpstate_reason_name(ev->reason);
 }
 
-int ts_event_format(const struct ts_event *ev, char *out, size_t n)
+/* " key=value", or ",\"key\":" before a JSON value. */
+static void sb_key(struct sbuf *sb, const char *key, bool json)
 {
+	if (json) {
+		sb_puts(sb, ",\"");
+		sb_puts(sb, key);
+		sb_puts(sb, "\":");
+	} else {
+		sb_putc(sb, ' ');
+		sb_puts(sb, key);
+		sb_putc(sb, '=');
+	}
+}
+
+/* A name, quoted in JSON. */
+static void sb_name(struct sbuf *sb, const char *key, const char *name,
+		    bool json)
+{
+	sb_key(sb, key, json);
+	if (json)
+		sb_putc(sb, '"');
+	sb_puts(sb, name);
+	if (json)
+		sb_putc(sb, '"');
+}
+
+static void sb_number(struct sbuf *sb, const char *key, uint64_t v, bool json)
+{
+	sb_key(sb, key, json);
+	sb_u64(sb, v);
+}
+
+static void sb_endpoint_key(struct sbuf *sb, const char *key,
+			    const struct ts_endpoint *ep, bool json)
+{
+	sb_key(sb, key, json);
+	if (json)
+		sb_putc(sb, '"');
+	sb_endpoint(sb, ep);
+	if (json)
+		sb_putc(sb, '"');
+}
+
+/* The line (TCPSTATE_EVENT_LINE) or its JSON object: one walk for both. */
+static int event_out(const struct ts_event *ev, char *out, size_t n,
+		     bool json)
+{
+	char family[] = "ipv4";
 	struct sbuf sb;
 	unsigned int i;
 
 	sb_init(&sb, out, n);
-	sb_printf(&sb, "id=%llu ts=%llu", (unsigned long long)ev->id,
-		  (unsigned long long)ev->ts);
+	sb_puts(&sb, json ? "{\"id\":" : "id=");
+	sb_u64(&sb, ev->id);
+	sb_number(&sb, "ts", ev->ts, json);
 	if (ev->lost) {
-		sb_printf(&sb, " lost=%llu", (unsigned long long)ev->nlost);
+		sb_number(&sb, "lost", ev->nlost, json);
 	} else {
-		if (!event_names_valid(ev))
+		if (!event_names_valid(ev) ||
+		    (ev->family != 4 && ev->family != 6))
 			return -1;
-		sb_printf(&sb, " netns=%llu family=ipv%u client=",
-			  (unsigned long long)ev->netns, ev->family);
-		sb_endpoint(&sb, &ev->client);
-		sb_printf(&sb, " server=");
-		sb_endpoint(&sb, &ev->server);
-		sb_printf(&sb, " side=%s old=%s new=%s flags=%s seq=%u ack=%u reason=%s",
-			  tcpstate_side_name(ev->side),
-			  tcpstate_state_name(ev->old_state),
-			  tcpstate_state_name(ev->new_state), ev->flags,
-			  ev->seq, ev->ack, tcpstate_reason_name(ev->reason));
+		family[3] = '0' + ev->family;
+		sb_number(&sb, "netns", ev->netns, json);
+		sb_name(&sb, "family", family, json);
+		sb_endpoint_key(&sb, "client", &ev->client, json);
+		sb_endpoint_key(&sb, "server", &ev->server, json);
+		sb_name(&sb, "side", tcpstate_side_name(ev->side), json);
+		sb_name(&sb, "old", tcpstate_state_name(ev->old_state), json);
+		sb_name(&sb, "new", tcpstate_state_name(ev->new_state), json);
+		sb_key(&sb, "flags", json);
+		if (json)
+			sb_json_str(&sb, ev->flags);
+		else
+			sb_puts(&sb, ev->flags);
+		sb_number(&sb, "seq", ev->seq, json);
+		sb_number(&sb, "ack", ev->ack, json);
+		sb_name(&sb, "reason", tcpstate_reason_name(ev->reason), json);
 	}
-	for (i = 0; i < ev->nextra; i++)
-		sb_printf(&sb, " %s=%s", ts_event_extra_key(ev, i),
-			  ts_event_extra_val(ev, i));
+	for (i = 0; i < ev->nextra; i++) {
+		if (json) {
+			sb_putc(&sb, ',');
+			sb_json_str(&sb, ts_event_extra_key(ev, i));
+			sb_putc(&sb, ':');
+			sb_json_value(&sb, ts_event_extra_val(ev, i));
+		} else {
+			sb_key(&sb, ts_event_extra_key(ev, i), false);
+			sb_puts(&sb, ts_event_extra_val(ev, i));
+		}
+	}
+	if (json)
+		sb_putc(&sb, '}');
 	return sb_done(&sb);
+}
+
+int ts_event_format(const struct ts_event *ev, char *out, size_t n)
+{
+	return event_out(ev, out, n, false);
 }
 
 int ts_event_json(const struct ts_event *ev, char *out, size_t n)
 {
-	struct sbuf sb;
-	unsigned int i;
-
-	sb_init(&sb, out, n);
-	sb_printf(&sb, "{\"id\":%llu,\"ts\":%llu", (unsigned long long)ev->id,
-		  (unsigned long long)ev->ts);
-	if (ev->lost) {
-		sb_printf(&sb, ",\"lost\":%llu", (unsigned long long)ev->nlost);
-	} else {
-		if (!event_names_valid(ev))
-			return -1;
-		sb_printf(&sb, ",\"netns\":%llu,\"family\":\"ipv%u\",\"client\":\"",
-			  (unsigned long long)ev->netns, ev->family);
-		sb_endpoint(&sb, &ev->client);
-		sb_printf(&sb, "\",\"server\":\"");
-		sb_endpoint(&sb, &ev->server);
-		sb_printf(&sb, "\",\"side\":\"%s\",\"old\":\"%s\",\"new\":\"%s\",\"flags\":",
-			  tcpstate_side_name(ev->side),
-			  tcpstate_state_name(ev->old_state),
-			  tcpstate_state_name(ev->new_state));
-		sb_json_str(&sb, ev->flags);
-		sb_printf(&sb, ",\"seq\":%u,\"ack\":%u,\"reason\":\"%s\"",
-			  ev->seq, ev->ack, tcpstate_reason_name(ev->reason));
-	}
-	for (i = 0; i < ev->nextra; i++) {
-		sb_printf(&sb, ",");
-		sb_json_str(&sb, ts_event_extra_key(ev, i));
-		sb_printf(&sb, ":");
-		sb_json_value(&sb, ts_event_extra_val(ev, i));
-	}
-	sb_printf(&sb, "}");
-	return sb_done(&sb);
+	return event_out(ev, out, n, true);
 }
 
 /* The table. */

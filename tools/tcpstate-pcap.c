@@ -678,28 +678,18 @@ static void flow_arm_timer(struct flow *f, u64 now_ns, u32 now_us)
 
 /* ---- output ---- */
 
-static void format_ap(char *buf, size_t len, u8 family,
-		      const struct addr_port *ap)
-{
-	char a[INET6_ADDRSTRLEN];
+#define AP_LEN	TCPSTATE_ENDPOINT_LEN
 
-	if (family == 4) {
-		inet_ntop(AF_INET, ap->addr, a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ap->port);
-	} else {
-		inet_ntop(AF_INET6, ap->addr, a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a, ap->port);
-	}
-}
-
-#define AP_LEN	(INET6_ADDRSTRLEN + 8)
-
+/* The client's and the server's endpoint, as the module writes them. */
 static void flow_names(const struct flow *f, char *client, char *server)
 {
 	u8 c = tcpstate_fsm_client_end(&f->fsm);
+	unsigned int alen = f->key.family == 4 ? 4 : 16;
 
-	format_ap(client, AP_LEN, f->key.family, &f->key.end[c]);
-	format_ap(server, AP_LEN, f->key.family, &f->key.end[!c]);
+	tcpstate_endpoint_format(f->key.end[c].addr, alen, f->key.end[c].port,
+				 client);
+	tcpstate_endpoint_format(f->key.end[!c].addr, alen,
+				 f->key.end[!c].port, server);
 }
 
 /*
@@ -708,34 +698,37 @@ static void flow_names(const struct flow *f, char *client, char *server)
  */
 static void emit_line(const struct flow *f, const struct tcpstate_trans *t,
 		      u64 ts_ns, const struct tcpstate_seg *seg, u8 reason,
-		      const char *ka)
+		      u8 ka_end)
 {
-	char client[AP_LEN], server[AP_LEN], line[TS_LINE_MAX + 1];
-	char fl[TCPSTATE_TCPFLAGS_LEN];
+	u8 c = tcpstate_fsm_client_end(&f->fsm);
+	struct tcpstate_line l = {
+		.id = ++event_id,
+		.ts_ns = ts_ns,
+		.client = f->key.end[c].addr,
+		.server = f->key.end[!c].addr,
+		.netns = 0,
+		.seq = seg ? seg->seq : 0,
+		.ack = seg ? seg->ack : 0,
+		.cport = f->key.end[c].port,
+		.sport = f->key.end[!c].port,
+		.alen = f->key.family == 4 ? 4 : 16,
+		.side = t->side,
+		.old_state = t->old_state,
+		.new_state = t->new_state,
+		.tcpflags = seg ? seg->flags : 0,
+		.reason = reason,
+		.ka_end = ka_end,
+	};
+	char line[TCPSTATE_EVENT_LINE_MAX];
 	static struct ts_event ev;
-	int n;
+	unsigned int n;
 
-	flow_names(f, client, server);
-	if (seg)
-		tcpstate_tcpflags_format(seg->flags, fl);
-	else
-		snprintf(fl, sizeof(fl), "-");
-	n = snprintf(line, sizeof(line), TCPSTATE_EVENT_LINE,
-		     (unsigned long long)++event_id,
-		     (unsigned long long)ts_ns, 0u,
-		     f->key.family == 4 ? "ipv4" : "ipv6", client, server,
-		     tcpstate_side_name(t->side),
-		     tcpstate_state_name(t->old_state),
-		     tcpstate_state_name(t->new_state), fl,
-		     seg ? seg->seq : 0, seg ? seg->ack : 0,
-		     tcpstate_reason_name(reason), ka ? " keepalive=" : "",
-		     ka ? ka : "");
+	n = tcpstate_event_line(&l, line);
 	if (!opt.ladder) {
 		fputs(line, stdout);
 		return;
 	}
-	if (n < 0 || (size_t)n >= sizeof(line) ||
-	    ts_event_parse(line, n, &ev) != TS_OK) {
+	if (ts_event_parse(line, n, &ev) != TS_OK) {
 		fprintf(stderr, "tcpstate-pcap: cannot read back my own line: %s",
 			line);
 		exit(1);
@@ -747,7 +740,7 @@ static void emit_line(const struct flow *f, const struct tcpstate_trans *t,
 static void print_events(const struct flow *f, const struct tcpstate_result *r,
 			 u64 ts_ns, const struct tcpstate_seg *seg)
 {
-	const char *ka = tcpstate_ka_end_name(tcpstate_ka_end_of(r->notes));
+	u8 ka = tcpstate_ka_end_of(r->notes);
 	u8 quiet = tcpstate_result_quiet_reason(r, opt.retransmits,
 						opt.keepalives);
 	unsigned int i;
@@ -758,7 +751,7 @@ static void print_events(const struct flow *f, const struct tcpstate_result *r,
 		u8 st = f->fsm.end[side].state;
 		struct tcpstate_trans t = { side, st, st };
 
-		emit_line(f, &t, ts_ns, seg, quiet, NULL);
+		emit_line(f, &t, ts_ns, seg, quiet, TCPSTATE_KA_END_NONE);
 	}
 	for (i = 0; i < r->nr && i < TCPSTATE_MAX_TRANS; i++) {
 		stats.events++;
@@ -804,7 +797,8 @@ static void flow_close(struct flow *f, u64 ts_ns, u8 reason)
 	for (i = 0; i < nr; i++) {
 		stats.events++;
 		if (opt.events)
-			emit_line(f, &r.trans[i], ts_ns, NULL, reason, NULL);
+			emit_line(f, &r.trans[i], ts_ns, NULL, reason,
+				  TCPSTATE_KA_END_NONE);
 	}
 	flow_unhash(f);
 }

@@ -370,12 +370,18 @@ const char *state_color(unsigned int st)
 /* "06:02:35.123" */
 void format_abs_time(uint64_t ts, char *buf, size_t n)
 {
+	/* Events come many a second: localtime_r() once for each second. */
+	static time_t last_sec = -1;
+	static struct tm tm;
 	time_t sec = ts / 1000000000u;
-	struct tm tm;
 
-	if (!localtime_r(&sec, &tm)) {
-		snprintf(buf, n, "%" PRIu64, ts);
-		return;
+	if (sec != last_sec) {
+		last_sec = -1;
+		if (!localtime_r(&sec, &tm)) {
+			snprintf(buf, n, "%" PRIu64, ts);
+			return;
+		}
+		last_sec = sec;
 	}
 	snprintf(buf, n, "%02d:%02d:%02d.%03u", tm.tm_hour, tm.tm_min,
 		 tm.tm_sec, (unsigned int)(ts / 1000000 % 1000));

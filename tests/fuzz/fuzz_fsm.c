@@ -145,7 +145,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						    5000u * data[10]);
 		} else {
 			const struct tcpstate_end *me, *peer;
+			struct tcpstate_fsm quiet;
 			struct tcpstate_seg s;
+			bool took;
 
 			me = &f.end[f.flags & TCPSTATE_F_STARTED ?
 				    (end == tcpstate_fsm_client_end(&f) ?
@@ -168,8 +170,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					  TCPSTATE_WSCALE_NONE,
 				.end = end,
 			};
+			/*
+			 * The quiet step alone: untouched when it declines,
+			 * else what the whole step does, saying nothing.
+			 */
+			quiet = f;
+			took = tcpstate_fsm_step_quiet(&quiet, &s);
+			if (!took)
+				fuzz_assert(!memcmp(&quiet, &f, sizeof(f)));
 			tcpstate_fsm_step(&f, &s, now, &r);
 			check_result(&before, &f, &r, true);
+			if (took)
+				fuzz_assert(!memcmp(&quiet, &f, sizeof(f)) &&
+					    r.verdict == TCPSTATE_V_OK &&
+					    !r.notes && !r.nr);
 			/* the full path alone ends the same (no fast path) */
 			rs = (struct tcpstate_result){ 0 };
 			fsm_step(&before, &s, now, &rs);

@@ -7,6 +7,10 @@
  * fsm.c is included, not linked, so that the table itself can be walked
  * cell by cell.
  */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "unit.h"
 #include "../../module/fsm.c"
 
@@ -1265,6 +1269,76 @@ TEST(syn_options)
 	CHECK(synopts(NULL, 0, &s));
 }
 
+static const char *endpoint(const char *text, unsigned int alen, u16 port)
+{
+	static char buf[TCPSTATE_ENDPOINT_LEN];
+	u8 a[16];
+
+	CHECK_EQ(inet_pton(alen == 4 ? AF_INET : AF_INET6, text, a), 1);
+	CHECK_EQ(tcpstate_endpoint_format(a, alen, port, buf), strlen(buf));
+	return buf;
+}
+
+/*
+ * Endpoints as the module wrote them with %pI4 and %pI6c: RFC 5952, and
+ * the kernel's own dotted tail for IPv4-mapped and ISATAP addresses.
+ */
+TEST(endpoint_format_as_the_kernel)
+{
+	static const struct { const char *in, *out; } v6[] = {
+		{ "::", "[::]:1" },
+		{ "::1", "[::1]:1" },
+		{ "1::", "[1::]:1" },
+		{ "fd77::2", "[fd77::2]:1" },
+		{ "2001:db8:0:0:1:0:0:1", "[2001:db8::1:0:0:1]:1" },
+		{ "1:0:0:2:0:0:0:3", "[1:0:0:2::3]:1" },
+		{ "1:0:2:3:4:5:6:7", "[1:0:2:3:4:5:6:7]:1" },
+		{ "FFFF:0ABC::00F", "[ffff:abc::f]:1" },
+		{ "::ffff:192.0.2.1", "[::ffff:192.0.2.1]:1" },
+		{ "fe80::200:5efe:c000:201", "[fe80::200:5efe:192.0.2.1]:1" },
+		{ "fe80::5efe:c000:201", "[fe80::5efe:192.0.2.1]:1" },
+		{ "::102:304", "[::102:304]:1" },
+		{ "ffff:ffff:ffff:ffff:200:5efe:ffff:ffff",
+		  "[ffff:ffff:ffff:ffff:200:5efe:255.255.255.255]:65535" },
+	};
+	unsigned int i, j, n = 0, seed = 1;
+
+	CHECK_STR(endpoint("10.0.2.15", 4, 80), "10.0.2.15:80");
+	CHECK_STR(endpoint("255.255.255.255", 4, 65535),
+		  "255.255.255.255:65535");
+	CHECK_STR(endpoint("0.0.0.0", 4, 0), "0.0.0.0:0");
+	for (i = 0; i < ARRAY_SIZE(v6); i++) {
+		u16 port = strstr(v6[i].out, "65535") ? 65535 : 1;
+
+		CHECK_STR(endpoint(v6[i].in, 16, port), v6[i].out);
+	}
+	/*
+	 * Elsewhere it is glibc's inet_ntop() as well: random addresses
+	 * rich in zero groups, but no dotted tail (where glibc writes
+	 * "::1.2.3.4" for ::102:304, and no ISATAP form).
+	 */
+	for (i = 0; i < 20000; i++) {
+		char want[INET6_ADDRSTRLEN + 8], text[INET6_ADDRSTRLEN];
+		u8 a[16];
+		char got[TCPSTATE_ENDPOINT_LEN];
+
+		for (j = 0; j < 16; j += 2) {
+			seed = seed * 1103515245 + 12345;
+			a[j] = (seed >> 16) % 3 ? 0 : seed >> 24;
+			a[j + 1] = (seed >> 18) % 3 ? 0 : seed >> 8;
+		}
+		if (!memcmp(a, "\0\0\0\0\0\0\0\0\0\0", 10) ||
+		    (a[10] == 0x5e && a[11] == 0xfe))
+			continue;
+		n++;
+		inet_ntop(AF_INET6, a, text, sizeof(text));
+		snprintf(want, sizeof(want), "[%s]:443", text);
+		tcpstate_endpoint_format(a, 16, 443, got);
+		CHECK_STR(got, want);
+	}
+	CHECK(n > 15000);
+}
+
 /* The canonical tuple order the module and tcpstate-pcap share. */
 TEST(tuple_end_lower_address_then_lower_port)
 {
@@ -1284,6 +1358,14 @@ TEST(tuple_end_lower_address_then_lower_port)
 	CHECK_EQ(tcpstate_tuple_end(a4, a4, 4, 80, 40000), 0);
 	/* Connected to itself: one end. */
 	CHECK_EQ(tcpstate_tuple_end(a6, a6, 16, 5000, 5000), 0);
+	/* The first byte that differs decides, high bit set or not. */
+	a6[3] = 0x80;
+	b6[2] = 0x01;
+	CHECK_EQ(tcpstate_tuple_end(a6, b6, 16, 1, 9), 0);
+	b6[2] = 0;
+	b6[14] = 0xff;
+	CHECK_EQ(tcpstate_tuple_end(a6, b6, 16, 1, 9), 1);
+	CHECK_EQ(tcpstate_tuple_end(b6, a6, 16, 9, 1), 0);
 }
 
 /*
@@ -1678,15 +1760,15 @@ TEST(keepalive_fast_path_takes_all_but_probes_and_answers)
 	};
 
 	established_with_data();
-	CHECK(fsm_step_fast(&F, &s));		/* data */
+	CHECK(tcpstate_fsm_step_quiet(&F, &s));		/* data */
 	s.seq = C_FIN_SEQ + 10 - 2;
 	s.len = 2;
-	CHECK(fsm_step_fast(&F, &s));		/* a retransmission */
+	CHECK(tcpstate_fsm_step_quiet(&F, &s));		/* a retransmission */
 	s.seq = C_FIN_SEQ + 10 - 1;
 	s.len = 1;
-	CHECK(!fsm_step_fast(&F, &s));		/* may be a probe */
+	CHECK(!tcpstate_fsm_step_quiet(&F, &s));		/* may be a probe */
 	s.len = 0;
-	CHECK(!fsm_step_fast(&F, &s));
+	CHECK(!tcpstate_fsm_step_quiet(&F, &s));
 	CHECK_EQ(F.end[TCPSTATE_CLIENT].nxt, C_FIN_SEQ + 10);
 	seg(0, ".", C_FIN_SEQ + 9, S_FIN_SEQ, 0);
 	CHECK_EQ(R.notes, TCPSTATE_N_KA_PROBE);
@@ -1696,10 +1778,10 @@ TEST(keepalive_fast_path_takes_all_but_probes_and_answers)
 		.dport = C_PORT, .win = WIN, .flags = TCPSTATE_TCP_ACK,
 		.wscale = TCPSTATE_WSCALE_NONE, .end = 1,
 	};
-	CHECK(!fsm_step_fast(&F, &s));
+	CHECK(!tcpstate_fsm_step_quiet(&F, &s));
 	seg(1, ".", S_FIN_SEQ, C_FIN_SEQ + 10, 0);
 	CHECK_EQ(R.notes, TCPSTATE_N_KA_ACK);
-	CHECK(fsm_step_fast(&F, &s));
+	CHECK(tcpstate_fsm_step_quiet(&F, &s));
 }
 
 /* The flow counts its probes, either end's, up to 15; answers are not. */

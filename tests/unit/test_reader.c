@@ -5,6 +5,7 @@
  * lines, JSON, and every filter and state group; and the command line
  * (tools/tcpstate.c and the commands' parsers), without running a command.
  */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -156,9 +157,10 @@ TEST(event_every_state)
 }
 
 /*
- * The grammar is one format, TCPSTATE_EVENT_LINE, that the module and
- * tcpstate-pcap both print with: every state, side, reason, flag notation
- * and keep-alive ending it can write, IPv4 and IPv6, parses into the
+ * The grammar is one writer, tcpstate_event_line(), that the module and
+ * tcpstate-pcap both print with, in the format TCPSTATE_EVENT_LINE names:
+ * every state, side, reason, flag notation and keep-alive ending it can
+ * write, IPv4 and IPv6, is what that printf format gives, parses into the
  * right fields and prints back the same line.
  */
 TEST(event_line_format_round_trip)
@@ -167,15 +169,26 @@ TEST(event_line_format_round_trip)
 		{ "10.0.2.2:51323", "10.0.2.15:80" },
 		{ "[fd00::2]:40000", "[2001:db8::f]:443" },
 	};
+	static const char *const bare[2][2] = {
+		{ "10.0.2.2", "10.0.2.15" }, { "fd00::2", "2001:db8::f" },
+	};
+	static const u16 port[2][2] = { { 51323, 80 }, { 40000, 443 } };
+	char mine[TCPSTATE_EVENT_LINE_MAX];
+	u8 a[2][2][16];
 	static const u8 tcpflags[] = {
 		TCPSTATE_TCP_SYN, TCPSTATE_TCP_SYN | TCPSTATE_TCP_ACK,
 		TCPSTATE_TCP_ACK, TCPSTATE_TCP_FIN | TCPSTATE_TCP_PSH |
 		TCPSTATE_TCP_ACK, TCPSTATE_TCP_RST, TCPSTATE_TCP_ECE |
 		TCPSTATE_TCP_CWR | TCPSTATE_TCP_SYN | TCPSTATE_TCP_URG,
+		0,	/* a timer's line: flags=- */
 	};
 	unsigned int fam, st, side, reason, ka, n = 0;
 	char line[512], fl[TCPSTATE_TCPFLAGS_LEN];
 
+	for (fam = 0; fam < 2; fam++)
+		for (side = 0; side < 2; side++)
+			CHECK_EQ(inet_pton(fam ? AF_INET6 : AF_INET,
+					   bare[fam][side], a[fam][side]), 1);
 	for (fam = 0; fam < 2; fam++)
 	for (st = 0; st < TCPSTATE_NR_STATES; st++)
 	for (side = 0; side < 2; side++)
@@ -185,8 +198,11 @@ TEST(event_line_format_round_trip)
 		unsigned int next = tcpstate_reason_moves(reason) ?
 				    (st + 1) % TCPSTATE_NR_STATES : st;
 
-		tcpstate_tcpflags_format(tcpflags[n % ARRAY_SIZE(tcpflags)],
-					 fl);
+		if (tcpflags[n % ARRAY_SIZE(tcpflags)])
+			tcpstate_tcpflags_format(tcpflags[n % ARRAY_SIZE(tcpflags)],
+						 fl);
+		else
+			strcpy(fl, "-");
 		snprintf(line, sizeof(line), TCPSTATE_EVENT_LINE,
 			 1000ull + n, 1732170000123456789ull, 4026531840u,
 			 fam ? "ipv6" : "ipv4", addr[fam][0], addr[fam][1],
@@ -194,6 +210,23 @@ TEST(event_line_format_round_trip)
 			 tcpstate_state_name(next), fl, 4294967295u - n, n,
 			 tcpstate_reason_name(reason),
 			 kname ? " keepalive=" : "", kname ? kname : "");
+		{
+			struct tcpstate_line l = {
+				.id = 1000ull + n,
+				.ts_ns = 1732170000123456789ull,
+				.client = a[fam][0], .server = a[fam][1],
+				.netns = 4026531840u,
+				.seq = 4294967295u - n, .ack = n,
+				.cport = port[fam][0], .sport = port[fam][1],
+				.alen = fam ? 16 : 4, .side = side,
+				.old_state = st, .new_state = next,
+				.tcpflags = tcpflags[n % ARRAY_SIZE(tcpflags)],
+				.reason = reason, .ka_end = ka,
+			};
+
+			CHECK_EQ(tcpstate_event_line(&l, mine), strlen(line));
+			CHECK_STR(mine, line);
+		}
 		line[strcspn(line, "\n")] = '\0';
 		CHECK_EQ(parse(line), TS_OK);
 		CHECK_EQ(ev.id, 1000 + n);
