@@ -204,13 +204,10 @@ SCENARIOS = {
 
 
 def capture(path, segments):
-    frames = []
-    for ms, fromc, flags, seq, ack in segments:
-        src, dst = (C, S) if fromc else (S, C)
-        sp, dp = (CPORT, SPORT) if fromc else (SPORT, CPORT)
-        seg = seed.tcp(src, dst, sp, dp, flags, seq, ack, 0, b'', False)
-        frames.append((T0 + ms * 1000, seed.ether(seed.ipv4(src, dst, seg))))
-    seed.write_pcap(path, 1, frames)
+    seed.write_segments(path, T0, [
+        (ms, C, S, CPORT, SPORT, fl, seq, ack) if fromc else
+        (ms, S, C, SPORT, CPORT, fl, seq, ack)
+        for ms, fromc, fl, seq, ack in segments])
 
 
 def run(tool, *args):
@@ -283,21 +280,13 @@ def check_long(tool, tmp):
 
 
 def main():
-    tool = sys.argv[1] if len(sys.argv) > 1 else \
-        os.path.join(HERE, '..', '..', 'tools', 'tcpstate-pcap')
+    tool = sys.argv[1] if len(sys.argv) > 1 else seed.TOOL
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         for name, (segments, ladder, retrans) in SCENARIOS.items():
-            errors = check(tool, tmp, name, segments, ladder, retrans)
-            for e in errors:
-                print('  ' + e)
-            print('%s: ladder/%s' % ('FAIL' if errors else 'PASS', name))
-            failed += bool(errors)
-        errors = check_long(tool, tmp)
-        for e in errors:
-            print('  ' + e)
-        print('%s: ladder/keepalive-long' % ('FAIL' if errors else 'PASS'))
-        failed += bool(errors)
+            failed += seed.report('ladder/' + name, check(
+                tool, tmp, name, segments, ladder, retrans))
+        failed += seed.report('ladder/keepalive-long', check_long(tool, tmp))
     return 1 if failed else 0
 
 

@@ -33,13 +33,10 @@ T0 = 1732170000 * 10**6
 
 def capture(path, segments):
     """segments: (ms, client port, from client?, flags, seq, ack)"""
-    frames = []
-    for ms, cport, fromc, flags, seq, ack in segments:
-        src, dst = (C, S) if fromc else (S, C)
-        sp, dp = (cport, 80) if fromc else (80, cport)
-        seg = seed.tcp(src, dst, sp, dp, flags, seq, ack, 0, b'', False)
-        frames.append((T0 + ms * 1000, seed.ether(seed.ipv4(src, dst, seg))))
-    seed.write_pcap(path, 1, frames)
+    seed.write_segments(path, T0, [
+        (ms, C, S, cport, 80, fl, seq, ack) if fromc else
+        (ms, S, C, 80, cport, fl, seq, ack)
+        for ms, cport, fromc, fl, seq, ack in segments])
 
 
 def run(tool, path, *args):
@@ -127,17 +124,12 @@ def check_evict(tool, tmp):
 
 
 def main():
-    tool = sys.argv[1] if len(sys.argv) > 1 else \
-        os.path.join(HERE, '..', '..', 'tools', 'tcpstate-pcap')
+    tool = sys.argv[1] if len(sys.argv) > 1 else seed.TOOL
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         for name, fn in (('idle', check_idle), ('linger', check_linger),
                          ('evict', check_evict)):
-            errors = fn(tool, tmp)
-            for e in errors:
-                print('  ' + e)
-            print('%s: policy/%s' % ('FAIL' if errors else 'PASS', name))
-            failed += bool(errors)
+            failed += seed.report('policy/' + name, fn(tool, tmp))
     return 1 if failed else 0
 
 

@@ -162,6 +162,25 @@ def write_pcap(path, linktype, frames, nano=False):
             f.write(data)
 
 
+def write_segments(path, t0, segments):
+    """An Ethernet capture of bare IPv4 segments, for the other scripts
+    here: segments are (ms after t0, src, dst, sport, dport, flags, seq,
+    ack), t0 in microseconds."""
+    frames = []
+    for ms, src, dst, sp, dp, flags, seq, ack in segments:
+        seg = tcp(src, dst, sp, dp, flags, seq, ack, 0, b'', False)
+        frames.append((t0 + ms * 1000, ether(ipv4(src, dst, seg))))
+    write_pcap(path, 1, frames)
+
+
+def report(label, errors):
+    """A check's errors, then its PASS:/FAIL: line; 1 if it failed."""
+    for e in errors:
+        print('  ' + e)
+    print('%s: %s' % ('FAIL' if errors else 'PASS', label))
+    return int(bool(errors))
+
+
 def write_pcapng(path, linktype, frames):
     def block(btype, body):
         body += b'\0' * (-len(body) % 4)
