@@ -186,6 +186,16 @@ static void tcpstate_hook_tcp(struct sk_buff *skb, unsigned int thoff,
 	tcpstate_flow_segment(k, &s, skb_csum_unnecessary(skb) ? NULL : &csum.c);
 }
 
+/* A key's family and namespace; the addresses and ports come after. */
+static void tcpstate_hook_key(struct tcpstate_key *k, enum tcpstate_fam fam,
+			      const struct nf_hook_state *state)
+{
+	memset(k, 0, sizeof(*k));
+	k->fam = fam;
+	k->netns = tcpstate_netns_id(state->net);
+	k->inum = state->net->ns.inum;
+}
+
 static void tcpstate_hook_ipv4(struct sk_buff *skb,
 			       const struct nf_hook_state *state)
 {
@@ -214,10 +224,7 @@ static void tcpstate_hook_ipv4(struct sk_buff *skb,
 		return;
 	}
 
-	memset(&k, 0, sizeof(k));
-	k.fam = TCPSTATE_FAM_IPV4;
-	k.netns = tcpstate_netns_id(state->net);
-	k.inum = state->net->ns.inum;
+	tcpstate_hook_key(&k, TCPSTATE_FAM_IPV4, state);
 	k.addr.v4[0] = iph->saddr;
 	k.addr.v4[1] = iph->daddr;
 	tcpstate_hook_tcp(skb, nh + ihl, tot - ihl, 4, &k, state);
@@ -269,10 +276,7 @@ static void tcpstate_hook_ipv6(struct sk_buff *skb,
 		return;
 	}
 
-	memset(&k, 0, sizeof(k));
-	k.fam = TCPSTATE_FAM_IPV6;
-	k.netns = tcpstate_netns_id(state->net);
-	k.inum = state->net->ns.inum;
+	tcpstate_hook_key(&k, TCPSTATE_FAM_IPV6, state);
 	k.addr.v6[0] = ip6h->saddr;
 	k.addr.v6[1] = ip6h->daddr;
 	tcpstate_hook_tcp(skb, thoff, tot - (thoff - nh), 16, &k, state);
@@ -295,6 +299,11 @@ static unsigned int tcpstate_hook(void *priv, struct sk_buff *skb,
 	return NF_ACCEPT;
 }
 
+/*
+ * One function at the four points; the entries are spelled out, as
+ * netfilter's own users do, rather than made by a macro that would hide
+ * which point and priority each is.
+ */
 static const struct nf_hook_ops tcpstate_hook_ops[] = {
 	{
 		.hook = tcpstate_hook,
