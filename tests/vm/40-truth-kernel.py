@@ -145,6 +145,15 @@ def drain(s, timeout=10.0):
         data += d
 
 
+def read_ready(s):
+    """Read what a non-blocking socket has now, without waiting."""
+    try:
+        while s.recv(65536):
+            pass
+    except (BlockingIOError, ConnectionResetError):
+        pass
+
+
 def linger0(s):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
@@ -324,23 +333,16 @@ def sc_mix(name, tr_list, rng, total):
                 acts.append(functools.partial(
                     a.send, b"r" * rng.randint(1, 3000)))
 
-            def rd(s):
-                try:
-                    while s.recv(65536):
-                        pass
-                except (BlockingIOError, ConnectionResetError):
-                    pass
-
-            def cl(s, rd=rd):
-                rd(s)
+            def cl(s):
+                read_ready(s)
                 s.close()
 
             def ab(s):
                 linger0(s)
                 s.close()
 
-            def shut(s, rd=rd):
-                rd(s)
+            def shut(s):
+                read_ready(s)
                 s.shutdown(socket.SHUT_WR)
             P = functools.partial
             if kind == "client":
@@ -388,13 +390,6 @@ def sc_parallel(name, tr_list, rng, total):
     lock = threading.Lock()
     seeds = [rng.getrandbits(32) for _ in range(PAR_WORKERS)]
 
-    def rd(s):
-        try:
-            while s.recv(65536):
-                pass
-        except (BlockingIOError, ConnectionResetError):
-            pass
-
     def worker(w):
         r = random.Random(seeds[w])
         lsts = {}
@@ -420,13 +415,13 @@ def sc_parallel(name, tr_list, rng, total):
                 if kind in ("abort_c", "abort_s"):
                     linger0(first)
                 elif kind == "both":
-                    rd(c)
-                    rd(a)
+                    read_ready(c)
+                    read_ready(a)
                     c.shutdown(socket.SHUT_WR)
                     a.shutdown(socket.SHUT_WR)
                     time.sleep(0.01)
                 elif kind == "half":
-                    rd(c)
+                    read_ready(c)
                     c.shutdown(socket.SHUT_WR)
                     time.sleep(0.01)
                     a.send(b"h" * 1000)
@@ -435,10 +430,10 @@ def sc_parallel(name, tr_list, rng, total):
                     a.send(b"u" * 500)
                     time.sleep(0.005)
                 if kind != "unread":
-                    rd(first)
+                    read_ready(first)
                 first.close()
                 time.sleep(r.uniform(0, 0.01))
-                rd(second)
+                read_ready(second)
                 second.close()
             except (BlockingIOError, BrokenPipeError, ConnectionResetError,
                     OSError):
