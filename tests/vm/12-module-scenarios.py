@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import *  # noqa: E402,F401,F403
 
 TW_MS = 1000            # time_wait_ms for this test
-TW_SLACK_MS = 700       # GC sweeps every 250 ms here; TCG is slow
+TW_SLACK_MS = 700 * PACE  # GC sweeps every 250 ms here; TCG is slow
 LO_NS = "tl"
 
 HANDSHAKE = [
