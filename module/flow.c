@@ -633,7 +633,7 @@ again:
 	 */
 	if (csum) {
 		next = f->fsm;
-		tcpstate_fsm_step(&next, s, now_us, &r);
+		tcpstate_fsm_step_full(&next, s, now_us, &r);
 		quiet = tcpstate_flow_quiet_reason(&r);
 		if ((r.nr || quiet != TCPSTATE_REASON_NR) &&
 		    !tcpstate_flow_csum_ok(csum)) {
@@ -642,7 +642,7 @@ again:
 		}
 		f->fsm = next;
 	} else {
-		tcpstate_fsm_step(&f->fsm, s, now_us, &r);
+		tcpstate_fsm_step_full(&f->fsm, s, now_us, &r);
 		quiet = tcpstate_flow_quiet_reason(&r);
 	}
 	f->last = jiffies;

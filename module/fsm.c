@@ -973,6 +973,16 @@ bool tcpstate_fsm_step_quiet(struct tcpstate_fsm *f,
 	return fsm_step_quiet(f, s);
 }
 
+void tcpstate_fsm_step_full(struct tcpstate_fsm *f,
+			    const struct tcpstate_seg *s, u32 now_us,
+			    struct tcpstate_result *r)
+{
+	r->verdict = TCPSTATE_V_OK;
+	r->nr = 0;
+	r->notes = 0;
+	fsm_step(f, s, now_us, r);
+}
+
 void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		       u32 now_us, struct tcpstate_result *r)
 {

@@ -394,11 +394,19 @@ void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
  * (no transition, verdict or note).  Returns true if it took @s that way;
  * false, with @f untouched, if @s needs tcpstate_fsm_step().  A caller
  * that reads a clock for tcpstate_fsm_step() can try this first and skip
- * the clock for most segments; tcpstate_fsm_step() tries it too, so either
- * order gives the same flow.
+ * the clock for most segments, then call tcpstate_fsm_step_full().
  */
 bool tcpstate_fsm_step_quiet(struct tcpstate_fsm *f,
 			     const struct tcpstate_seg *s);
+
+/*
+ * The rest of tcpstate_fsm_step(), for a segment that
+ * tcpstate_fsm_step_quiet() has just declined on @f: the same flow and
+ * result as tcpstate_fsm_step(), without trying the quiet step again.
+ */
+void tcpstate_fsm_step_full(struct tcpstate_fsm *f,
+			    const struct tcpstate_seg *s, u32 now_us,
+			    struct tcpstate_result *r);
 
 /*
  * The timer: if an end has been in TIME_WAIT for @time_wait_us or more at

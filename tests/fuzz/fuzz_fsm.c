@@ -180,6 +180,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				fuzz_assert(!memcmp(&quiet, &f, sizeof(f)));
 			tcpstate_fsm_step(&f, &s, now, &r);
 			check_result(&before, &f, &r, true);
+			/* after a decline, the rest alone ends the same */
+			if (!took) {
+				tcpstate_fsm_step_full(&quiet, &s, now, &rs);
+				fuzz_assert(!memcmp(&quiet, &f, sizeof(f)) &&
+					    rs.verdict == r.verdict &&
+					    rs.notes == r.notes &&
+					    rs.nr == r.nr);
+			}
 			if (took)
 				fuzz_assert(!memcmp(&quiet, &f, sizeof(f)) &&
 					    r.verdict == TCPSTATE_V_OK &&
