@@ -993,6 +993,18 @@ void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 		fsm_step(f, s, now_us, r);
 }
 
+u32 tcpstate_fsm_time_wait_left(const struct tcpstate_fsm *f, u32 now_us,
+				u32 time_wait_us)
+{
+	u32 gone;
+
+	if (f->end[0].state != TCPSTATE_TIME_WAIT &&
+	    f->end[1].state != TCPSTATE_TIME_WAIT)
+		return TCPSTATE_FOREVER;
+	gone = since(now_us, f->mark_us);
+	return gone < time_wait_us ? time_wait_us - gone : 0;
+}
+
 int tcpstate_fsm_tick(struct tcpstate_fsm *f, u32 now_us, u32 time_wait_us,
 		      struct tcpstate_result *r)
 {
@@ -1063,20 +1075,26 @@ bool tcpstate_fsm_one_way(const struct tcpstate_fsm *f)
 		!tcpstate_fsm_sent(f, TCPSTATE_SERVER));
 }
 
-bool tcpstate_fsm_idle_expired(const struct tcpstate_fsm *f, u32 idle,
-			       const u32 timeouts[TCPSTATE_IDLE_NR])
+u32 tcpstate_fsm_idle_limit(const struct tcpstate_fsm *f,
+			    const u32 timeouts[TCPSTATE_IDLE_NR])
 {
 	unsigned int c = tcpstate_state_idle(f->end[TCPSTATE_CLIENT].state);
 	unsigned int s = tcpstate_state_idle(f->end[TCPSTATE_SERVER].state);
-	u32 limit;
 
 	if (tcpstate_fsm_finished(f) || c == TCPSTATE_IDLE_NEVER ||
 	    s == TCPSTATE_IDLE_NEVER)
-		return false;
+		return TCPSTATE_FOREVER;
 	if (tcpstate_fsm_one_way(f))
 		c = s = TCPSTATE_IDLE_SYN;
-	limit = timeouts[c] > timeouts[s] ? timeouts[c] : timeouts[s];
-	return idle >= limit;
+	return timeouts[c] > timeouts[s] ? timeouts[c] : timeouts[s];
+}
+
+bool tcpstate_fsm_idle_expired(const struct tcpstate_fsm *f, u32 idle,
+			       const u32 timeouts[TCPSTATE_IDLE_NR])
+{
+	u32 limit = tcpstate_fsm_idle_limit(f, timeouts);
+
+	return limit != TCPSTATE_FOREVER && idle >= limit;
 }
 
 unsigned int tcpstate_fsm_evict_class(const struct tcpstate_fsm *f)

@@ -415,6 +415,17 @@ void tcpstate_fsm_step_full(struct tcpstate_fsm *f,
 int tcpstate_fsm_tick(struct tcpstate_fsm *f, u32 now_us, u32 time_wait_us,
 		      struct tcpstate_result *r);
 
+/* A time that never comes, in any unit. */
+#define TCPSTATE_FOREVER	((u32)~0u)
+
+/*
+ * Microseconds until tcpstate_fsm_tick() would end @f's TIME_WAIT with the
+ * same @time_wait_us: 0 if it would now, TCPSTATE_FOREVER if no end is
+ * in TIME_WAIT.
+ */
+u32 tcpstate_fsm_time_wait_left(const struct tcpstate_fsm *f, u32 now_us,
+				u32 time_wait_us);
+
 /*
  * The observer ends the flow (it idled out, was evicted, or the observer
  * goes away): every end not yet CLOSED moves to CLOSED, each reported in
@@ -523,6 +534,15 @@ unsigned int tcpstate_state_idle(unsigned int state);
  * give way when the table is full.
  */
 bool tcpstate_fsm_one_way(const struct tcpstate_fsm *f);
+
+/*
+ * How long @f may idle before it is expired, @timeouts holding each
+ * TCPSTATE_IDLE_*'s timeout in any unit (index NEVER unused):
+ * TCPSTATE_FOREVER when it is never expired (an end in TIME_WAIT, or
+ * finished).
+ */
+u32 tcpstate_fsm_idle_limit(const struct tcpstate_fsm *f,
+			    const u32 timeouts[TCPSTATE_IDLE_NR]);
 
 /*
  * Whether a flow idle for @idle is to be expired, @timeouts holding each

@@ -135,9 +135,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		before = f;
 		if ((op & 0x0e) == 0x0e) {
 			/* a timer tick with a small 2MSL */
+			u32 left = tcpstate_fsm_time_wait_left(&f, now,
+							       5000u * data[10]);
 			int n = tcpstate_fsm_tick(&f, now, 5000u * data[10], &r);
 
 			fuzz_assert(n == r.nr);
+			/* the GC's plan: a tick moves exactly when none is left */
+			fuzz_assert((left == 0) == (n > 0));
 			check_result(&before, &f, &r, false);
 			for (n = 0; n < 2; n++)
 				if (f.end[n].state == TCPSTATE_TIME_WAIT)

@@ -321,6 +321,55 @@ TEST(time_wait_closes_only_after_2msl)
 }
 
 /*
+ * What the module's GC plans its next look by: the time left in TIME_WAIT
+ * is exactly what the tick waits for, on a clock that wraps (a clock read
+ * before the segment that started it is no time gone); the idle limit is
+ * what the idle test expires at.
+ */
+TEST(time_wait_left_and_idle_limit_agree_with_tick_and_expiry)
+{
+	static const u32 to[TCPSTATE_IDLE_NR] = TCPSTATE_IDLE_DEFAULT_S;
+	u32 entered;
+	int i;
+
+	established_with_data();
+	CHECK_EQ(tcpstate_fsm_time_wait_left(&F, NOW, 1000 * MS),
+		 TCPSTATE_FOREVER);
+	CHECK_EQ(tcpstate_fsm_idle_limit(&F, to), 432000);
+	seg(0, "F.", C_FIN_SEQ, S_FIN_SEQ, 0);
+	CHECK_EQ(tcpstate_fsm_idle_limit(&F, to), 120);	/* FIN_WAIT_1 */
+	seg(1, "F.", S_FIN_SEQ, C_FIN_SEQ + 1, 0);
+	entered = NOW;
+	CHECK_EQ(cstate(), TCPSTATE_TIME_WAIT);
+	CHECK_EQ(tcpstate_fsm_idle_limit(&F, to), TCPSTATE_FOREVER);
+	seg(0, ".", C_FIN_SEQ + 1, S_FIN_SEQ + 1, 0);	/* LAST_ACK ends */
+	CHECK_EQ(tcpstate_fsm_time_wait_left(&F, entered - 7, 1000 * MS),
+		 1000 * MS);
+	for (i = 0; i <= 150; i++) {	/* to 1052 ms, 7.013 ms apart */
+		u32 t = entered + i * (7 * MS + 13);
+		u32 left = tcpstate_fsm_time_wait_left(&F, t, 1000 * MS);
+		struct tcpstate_fsm before = F;
+
+		CHECK_EQ(left, t - entered < 1000 * MS ?
+			 1000 * MS - (t - entered) : 0);
+		CHECK_EQ(tcpstate_fsm_tick(&F, t, 1000 * MS, &R), left ? 0 : 1);
+		F = before;
+	}
+	tcpstate_fsm_tick(&F, entered + 1000 * MS, 1000 * MS, &R);
+	CHECK(tcpstate_fsm_finished(&F));
+	CHECK_EQ(tcpstate_fsm_time_wait_left(&F, NOW, 1000 * MS),
+		 TCPSTATE_FOREVER);
+	CHECK_EQ(tcpstate_fsm_idle_limit(&F, to), TCPSTATE_FOREVER);
+
+	/* a pickup heard from one side: the SYN timeout */
+	reset();
+	seg(1, ".", S_ISN + 1, C_ISN + 1, 100);
+	CHECK_EQ(tcpstate_fsm_idle_limit(&F, to), 120);
+	seg(0, ".", C_ISN + 1, S_ISN + 101, 0);
+	CHECK_EQ(tcpstate_fsm_idle_limit(&F, to), 432000);
+}
+
+/*
  * The table reads its clock and steps the machine in either order: a tick
  * whose clock was read before the segment that started TIME_WAIT must not
  * see 2MSL as long gone, and a handshake timed on such a clock must not
