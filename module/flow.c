@@ -24,6 +24,15 @@
  * it runs the TIME_WAIT timer, expires idle flows and frees finished flows
  * whose linger time is over.  Entries are freed after a grace period
  * (call_rcu) into their family's kmem_cache.
+ *
+ * A bucket's due (flow.h) is the earliest jiffies at which the GC has
+ * anything to do with one of its entries; the sweep passes over a bucket
+ * until then without taking its lock, so a table of established flows
+ * costs a look per bucket, not a walk of every entry every 2 s.  The GC
+ * sets it from the entries it leaves; a new entry or a transition sets
+ * it to "now", since only a state change can bring an entry's time
+ * nearer (a segment that moves nothing only postpones its idle expiry).
+ * A change of a timeout parameter makes the next sweep visit everything.
  */
 
 #define pr_fmt(fmt) "tcpstate: " fmt
@@ -146,6 +155,12 @@ static u32 tcpstate_idle(u32 now, u32 last)
 	s32 d = (s32)(now - last);
 
 	return d > 0 ? d : 0;
+}
+
+/* Whether jiffies @a come before @b, on a clock that wraps. */
+static bool tcpstate_before(u32 a, u32 b)
+{
+	return (s32)(a - b) < 0;
 }
 
 static __be32 *tcpstate_flow_addr4(struct tcpstate_flow *f)
@@ -500,6 +515,7 @@ static struct tcpstate_flow *tcpstate_flow_insert(struct tcpstate_bucket *b,
 	RCU_INIT_POINTER(f->next, rcu_dereference_protected(b->head[k->fam],
 					lockdep_is_held(&b->lock)));
 	rcu_assign_pointer(b->head[k->fam], f);
+	WRITE_ONCE(b->due, jiffies);
 	tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_CREATED);
 	/*
 	 * Start the GC if it is idle.  The plain test keeps a SYN flood
@@ -648,6 +664,9 @@ again:
 	f->last = jiffies;
 	if (r.notes & TCPSTATE_N_NEWGEN)
 		f->created = f->last;
+	/* A new state may have a nearer timer: the GC is to look again. */
+	if (r.nr)
+		WRITE_ONCE(b->due, f->last);
 	/* It moved nothing: a line of its sender's own state. */
 	if (quiet != TCPSTATE_REASON_NR) {
 		u8 side = tcpstate_fsm_side(&f->fsm, s->end);
@@ -686,17 +705,56 @@ static void tcpstate_flow_timeouts(u32 timeouts[TCPSTATE_IDLE_NR])
 					 HZ, U32_MAX);
 }
 
+/* What one GC run reads of the parameters, once. */
+struct tcpstate_gc_params {
+	u32 timeouts[TCPSTATE_IDLE_NR];	/* tcpstate_flow_timeouts() */
+	u32 time_wait_us;
+	u32 linger;			/* jiffies */
+};
+
+/* The farthest ahead a bucket's due is set: well inside time_after()'s reach. */
+#define TCPSTATE_DUE_MAX	(1U << 30)
+
 /* The GC's clocks, read under the bucket lock (see the caller). */
 struct tcpstate_gc_clock {
 	u32 now;	/* jiffies */
 	u32 now_us;
-	const u32 *timeouts;	/* tcpstate_flow_timeouts() */
+	const struct tcpstate_gc_params *p;
+	u32 *due;	/* the earliest due of the entries kept */
 };
+
+/* @span jiffies after @from, as a due no farther than TCPSTATE_DUE_MAX. */
+static u32 tcpstate_gc_due(u32 from, u32 span)
+{
+	return from + min(span, TCPSTATE_DUE_MAX);
+}
+
+/* When the GC has next to do something with @f, which it keeps. */
+static u32 tcpstate_flow_due(const struct tcpstate_flow *f,
+			     const struct tcpstate_gc_clock *clk)
+{
+	u32 left;
+
+	if (tcpstate_fsm_finished(&f->fsm))
+		return tcpstate_gc_due(f->last, clk->p->linger);
+	left = tcpstate_fsm_time_wait_left(&f->fsm, clk->now_us,
+					   clk->p->time_wait_us);
+	if (left != TCPSTATE_FOREVER)
+		/*
+		 * Rounded up, and a jiffy more: once that many jiffies have
+		 * passed, so have @left microseconds on the other clock.
+		 */
+		return tcpstate_gc_due(clk->now, usecs_to_jiffies(left) + 1);
+	return tcpstate_gc_due(f->last,
+			       tcpstate_fsm_idle_limit(&f->fsm,
+						       clk->p->timeouts));
+}
 
 /*
  * The GC's work on one entry of @b: run its TIME_WAIT timer, expire it if
  * it has been idle too long, free it once finished and lingered.  True if
- * it is to be unlinked (tcpstate_bucket_reap()).
+ * it is to be unlinked (tcpstate_bucket_reap()); else its due is folded
+ * into the bucket's.
  */
 static bool tcpstate_flow_gc_one(struct tcpstate_bucket *b,
 				 struct tcpstate_flow *f,
@@ -704,8 +762,7 @@ static bool tcpstate_flow_gc_one(struct tcpstate_bucket *b,
 {
 	const struct tcpstate_gc_clock *clk = arg;
 	u32 now = clk->now, now_us = clk->now_us;
-	u32 tw_us = tcpstate_param(&tcpstate_time_wait_ms) * USEC_PER_MSEC;
-	u32 idle;
+	u32 idle, due;
 	int i, nr;
 
 	lockdep_assert_held(&b->lock);
@@ -713,7 +770,8 @@ static bool tcpstate_flow_gc_one(struct tcpstate_bucket *b,
 	if (!tcpstate_fsm_finished(&f->fsm)) {
 		struct tcpstate_result r;
 
-		nr = tcpstate_fsm_tick(&f->fsm, now_us, tw_us, &r);
+		nr = tcpstate_fsm_tick(&f->fsm, now_us, clk->p->time_wait_us,
+				       &r);
 		for (i = 0; i < nr && i < TCPSTATE_MAX_TRANS; i++) {
 			tcpstate_flow_emit(b, f, fam,
 					   tcpstate_netns_inum(f->netns),
@@ -731,32 +789,39 @@ static bool tcpstate_flow_gc_one(struct tcpstate_bucket *b,
 
 	idle = tcpstate_idle(now, f->last);
 	if (tcpstate_fsm_finished(&f->fsm)) {
-		if (idle < msecs_to_jiffies(tcpstate_param(&tcpstate_linger_ms)))
-			return false;
-		tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_FREED);
+		if (idle >= clk->p->linger) {
+			tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_FREED);
+			return true;
+		}
+	} else if (tcpstate_fsm_idle_expired(&f->fsm, idle,
+					     clk->p->timeouts)) {
+		tcpstate_flow_emit_close(b, f, fam, TCPSTATE_REASON_TIMER);
+		tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_EXPIRED);
 		return true;
 	}
-
-	if (!tcpstate_fsm_idle_expired(&f->fsm, idle, clk->timeouts))
-		return false;
-	tcpstate_flow_emit_close(b, f, fam, TCPSTATE_REASON_TIMER);
-	tcpstate_stat_inc(TCPSTATE_STAT_FLOWS_EXPIRED);
-	return true;
+	due = tcpstate_flow_due(f, clk);
+	if (tcpstate_before(due, *clk->due))
+		*clk->due = due;
+	return false;
 }
 
 static void tcpstate_flow_gc_bucket(struct tcpstate_bucket *b,
-				    const u32 *timeouts)
+				    const struct tcpstate_gc_params *p,
+				    bool all)
 {
-	struct tcpstate_gc_clock clk = { .timeouts = timeouts };
+	struct tcpstate_gc_clock clk = { .p = p };
+	u32 due;
 
 	/*
-	 * Most buckets of a table sized for max_flows are empty, and a sweep
-	 * visits every bucket every 2 s at most: an empty one is not worth
-	 * a lock and a clock.  An entry linked just after this look waits
-	 * for the next sweep, as one linked just after the lock would.
+	 * Most buckets of a table sized for max_flows are empty, and most
+	 * of the rest hold nothing due: neither is worth a lock and a
+	 * clock.  An entry linked, or a due brought nearer, just after this
+	 * look waits for the next sweep, as it would just after the lock.
 	 */
 	if (!rcu_access_pointer(b->head[TCPSTATE_FAM_IPV4]) &&
 	    !rcu_access_pointer(b->head[TCPSTATE_FAM_IPV6]))
+		return;
+	if (!all && tcpstate_before(jiffies, READ_ONCE(b->due)))
 		return;
 	spin_lock_bh(&b->lock);
 	/*
@@ -766,13 +831,23 @@ static void tcpstate_flow_gc_bucket(struct tcpstate_bucket *b,
 	 */
 	clk.now = jiffies;
 	clk.now_us = tcpstate_now_us();
+	due = tcpstate_gc_due(clk.now, TCPSTATE_DUE_MAX);
+	clk.due = &due;
 	tcpstate_bucket_reap(b, tcpstate_flow_gc_one, &clk);
+	WRITE_ONCE(b->due, due);
 	spin_unlock_bh(&b->lock);
 }
 
+/*
+ * The parameters the dues were last set with, and how many buckets the
+ * sweep is still to visit whatever their due since they changed.
+ */
+static struct tcpstate_gc_params tcpstate_gc_last;
+static unsigned int tcpstate_gc_visit_all;
+
 static void tcpstate_flow_gc_work(struct work_struct *work)
 {
-	u32 timeouts[TCPSTATE_IDLE_NR];
+	struct tcpstate_gc_params p = { };
 	unsigned int sweep_ms, slice, i;
 
 	sweep_ms = clamp(tcpstate_param(&tcpstate_time_wait_ms) / 4, 100U,
@@ -780,12 +855,22 @@ static void tcpstate_flow_gc_work(struct work_struct *work)
 	slice = DIV_ROUND_UP(tcpstate_table.size * TCPSTATE_GC_INTERVAL_MS,
 			     sweep_ms);
 	slice = min(slice, tcpstate_table.size);
-	tcpstate_flow_timeouts(timeouts);
+	tcpstate_flow_timeouts(p.timeouts);
+	p.time_wait_us = tcpstate_param(&tcpstate_time_wait_ms) *
+			 USEC_PER_MSEC;
+	p.linger = msecs_to_jiffies(tcpstate_param(&tcpstate_linger_ms));
+	/* The dues were set with other timeouts: a sweep that visits all. */
+	if (memcmp(&p, &tcpstate_gc_last, sizeof(p))) {
+		tcpstate_gc_last = p;
+		tcpstate_gc_visit_all = tcpstate_table.size;
+	}
 	tcpstate_fault_gc_stall();
 
 	for (i = 0; i < slice; i++) {
 		tcpstate_flow_gc_bucket(&tcpstate_table.buckets[tcpstate_gc_cursor],
-					timeouts);
+					&p, tcpstate_gc_visit_all);
+		if (tcpstate_gc_visit_all)
+			tcpstate_gc_visit_all--;
 		tcpstate_gc_cursor = (tcpstate_gc_cursor + 1) &
 				     (tcpstate_table.size - 1);
 		if ((i & 255) == 255)
@@ -892,6 +977,8 @@ int tcpstate_flow_init(void)
 	atomic_set(&tcpstate_table.count, 0);
 	tcpstate_hash_seed = get_random_u32();
 	tcpstate_gc_cursor = 0;
+	memset(&tcpstate_gc_last, 0, sizeof(tcpstate_gc_last));
+	tcpstate_gc_visit_all = 0;
 	tcpstate_flow_stopping = false;
 	INIT_DELAYED_WORK(&tcpstate_gc, tcpstate_flow_gc_work);
 	return 0;

@@ -51,9 +51,14 @@ struct tcpstate_flow {
 	struct tcpstate_fsm fsm;
 };
 
-/* A bucket: one lock for the chains of both families. */
+/*
+ * A bucket: one lock for the chains of both families, and the jiffies
+ * before which the GC has nothing to do in it (written under the lock,
+ * read by the GC without it; meaningless while the bucket is empty).
+ */
 struct tcpstate_bucket {
 	spinlock_t lock;
+	u32 due;
 	struct tcpstate_flow __rcu *head[TCPSTATE_FAM_NR];
 };
 
