@@ -165,6 +165,9 @@ debs() {
 		/usr/share/doc/tcpstate-tools /usr/share/doc/tcpstate-dkms
 }
 
+# tests/install/run looks for this line: a boot without it never got here.
+echo "install: guest.sh $phase on $KVER"
+
 # Every modprobe and rmmod of tcpstate here would flip the netfilter hook
 # keys, where QEMU now and then runs stale text: hold them for the boot.
 "$SRC/tests/vm/hold-sites" || true
