@@ -2,15 +2,16 @@
 /*
  * The transition stream behind /proc/tcpstate_events.
  *
- * Writers share nothing but one counter.  tcpstate_event_emit() takes the
- * next id from an atomic64 and owns slot (id & mask) of a power-of-two ring.
+ * Writers share nothing but one counter.  tcpstate_event_claim() takes the
+ * next id from an atomic64 and owns slot (id & mask) of a power-of-two ring
+ * until tcpstate_event_publish(); the record is written in place.
  * Each slot carries a sequence word, (id << 1) | busy, which works like a
  * seqcount whose values are the ids themselves:
  *
  *	writer				reader of id N
  *	claim:   cmpxchg word ->	s = load-acquire(word)
  *	         (id << 1) | 1		s >> 1 >  N: overwritten (lost)
- *	copy the record			s >> 1 <  N or busy: not written yet
+ *	fill the record			s >> 1 <  N or busy: not written yet
  *	publish: store-release		copy the record
  *	         word = id << 1		reload word: changed -> overwritten
  *
@@ -18,8 +19,9 @@
  * wrapped while it was on its way) drops its record: it is lost to every
  * reader, as it would have been a moment later anyway.  A writer that finds
  * the slot busy with an older id waits for it; that writer runs on another
- * CPU with interrupts off (the section below disables them), so the wait is
- * a few dozen instructions and cannot deadlock.  Emitting from NMI context
+ * CPU with interrupts off from its claim to its publication, filling in a
+ * record from what it holds at hand, so the wait is a few dozen
+ * instructions and cannot deadlock.  Emitting from NMI context
  * is not supported.
  *
  * Every open file is a reader with its own cursor (the next id it wants),
@@ -142,20 +144,27 @@ static bool tcpstate_event_unread(u64 id)
 	return id >= (u64)atomic64_read(&ring.consumed);
 }
 
-void tcpstate_event_emit(struct tcpstate_event *ev)
+/* Readers sleep in read() or poll(): wake them, at most once a burst. */
+static void tcpstate_event_kick(void)
+{
+	if (wq_has_sleeper(&readers_wait) && !irq_work_is_pending(&ring.wake_work))
+		irq_work_queue(&ring.wake_work);
+}
+
+struct tcpstate_event *tcpstate_event_claim(struct tcpstate_event_claim *c,
+					    u64 ts_ns)
 {
 	struct tcpstate_event_slot *slot;
-	unsigned long flags;
 	s64 cur, mine;
 	u64 id, old;
 
 	if (unlikely(!ring.slots))
-		return;
+		return NULL;
 
-	local_irq_save(flags);
+	local_irq_save(c->flags);
 	id = atomic64_inc_return(&ring.head);
-	ev->id = id;
-	ev->ts_ns = ktime_get_real_ns();
+	if (!ts_ns)
+		ts_ns = ktime_get_real_ns();
 	slot = &ring.slots[id & ring.mask];
 	mine = (s64)(id << 1);
 
@@ -166,7 +175,9 @@ void tcpstate_event_emit(struct tcpstate_event *ev)
 			/* Lapped on the way here: the record is lost. */
 			if (tcpstate_event_unread(id))
 				this_cpu_inc(tcpstate_event_overwritten);
-			goto out;
+			local_irq_restore(c->flags);
+			tcpstate_event_kick();
+			return NULL;
 		}
 		if (cur & 1) {
 			/* An older writer on another CPU is still copying. */
@@ -174,20 +185,27 @@ void tcpstate_event_emit(struct tcpstate_event *ev)
 			cur = atomic64_read(&slot->seq);
 			continue;
 		}
-		/* Fully ordered: the claim is visible before the copy. */
+		/* Fully ordered: the claim is visible before the record. */
 		if (atomic64_try_cmpxchg(&slot->seq, &cur, mine | 1))
 			break;
 	}
 	if (old && tcpstate_event_unread(old))
 		this_cpu_inc(tcpstate_event_overwritten);
 
-	slot->ev = *ev;
-	atomic64_set_release(&slot->seq, mine);
-out:
-	local_irq_restore(flags);
+	c->slot = slot;
+	c->seq = mine;
+	slot->ev.id = id;
+	slot->ev.ts_ns = ts_ns;
+	return &slot->ev;
+}
 
-	if (wq_has_sleeper(&readers_wait) && !irq_work_is_pending(&ring.wake_work))
-		irq_work_queue(&ring.wake_work);
+void tcpstate_event_publish(struct tcpstate_event_claim *c)
+{
+	struct tcpstate_event_slot *slot = c->slot;
+
+	atomic64_set_release(&slot->seq, c->seq);
+	local_irq_restore(c->flags);
+	tcpstate_event_kick();
 }
 
 void tcpstate_event_stats_read(struct tcpstate_event_stats *st)

@@ -11,8 +11,8 @@
 
 /* One transition, as the table hands it to the ring. */
 struct tcpstate_event {
-	u64 id;			/* set by tcpstate_event_emit() */
-	u64 ts_ns;		/* set by tcpstate_event_emit(): CLOCK_REALTIME */
+	u64 id;			/* set by tcpstate_event_claim() */
+	u64 ts_ns;		/* CLOCK_REALTIME, set by tcpstate_event_claim() */
 	u32 netns;		/* inode number of the namespace, for people */
 	u32 netns_id;		/* its id (netns.h): what readers filter on */
 	u32 seq;		/* causing segment's seq, 0 for a timer */
@@ -41,8 +41,29 @@ struct tcpstate_event_stats {
 int tcpstate_event_init(unsigned int ring_size);
 /* Give every reader end-of-file, remove the file, free the ring. */
 void tcpstate_event_exit(void);
-/* Append @ev (id and ts_ns are filled in).  Lock-free; any context. */
-void tcpstate_event_emit(struct tcpstate_event *ev);
+/*
+ * A slot of the ring claimed for one event: the writer fills the record
+ * in place between tcpstate_event_claim() and tcpstate_event_publish(),
+ * with interrupts off (the claim turns them off, the publication back on),
+ * so it must do nothing else meanwhile.
+ */
+struct tcpstate_event_claim {
+	void *slot;
+	s64 seq;
+	unsigned long flags;
+};
+
+/*
+ * Claim the next slot; its record has id and ts_ns set (@ts_ns, the time
+ * on CLOCK_REALTIME, or the clock read now if it is 0), the rest is the
+ * writer's to fill, every field (the slot holds an older event).  NULL,
+ * with nothing to publish, if the ring lapped the claim already.
+ * Lock-free; any context but NMI.
+ */
+struct tcpstate_event *tcpstate_event_claim(struct tcpstate_event_claim *c,
+					    u64 ts_ns);
+/* Make the record of a non-NULL claim visible to the readers. */
+void tcpstate_event_publish(struct tcpstate_event_claim *c);
 void tcpstate_event_stats_read(struct tcpstate_event_stats *st);
 
 #endif /* TCPSTATE_EVENT_H */

@@ -16,6 +16,8 @@
  * never go backwards: a clock read before the lock may be older than the
  * entry's last segment by however long the reader was preempted (on
  * PREEMPT_RT, a long time).  Differences are signed (tcpstate_idle()).
+ * The events a segment causes carry that same read, moved to
+ * CLOCK_REALTIME: one clock read a segment.
  *
  * No entry has a timer.  One delayed work (the GC) runs every
  * TCPSTATE_GC_INTERVAL while the table is not empty and visits a slice of
@@ -144,9 +146,15 @@ static const u8 tcpstate_family[TCPSTATE_FAM_NR] = {
 	[TCPSTATE_FAM_IPV6] = AF_INET6,
 };
 
+/* The core's clock from a CLOCK_MONOTONIC time @ns. */
+static u32 tcpstate_ns_to_us(u64 ns)
+{
+	return (u32)div_u64(ns, NSEC_PER_USEC);
+}
+
 static u32 tcpstate_now_us(void)
 {
-	return (u32)div_u64(ktime_get_ns(), NSEC_PER_USEC);
+	return tcpstate_ns_to_us(ktime_get_ns());
 }
 
 /* Jiffies from @last to @now; 0 if @last is the later (a racing clock). */
@@ -241,44 +249,50 @@ static void tcpstate_flow_key(struct tcpstate_flow *f, enum tcpstate_fam fam,
 /*
  * Report one transition of @f, on @b.  @s is the causing segment, NULL for
  * a timer, an eviction or an unload.  @inum is the namespace's inode
- * number: the hook has it at hand, the rest look it up.  Called with the
+ * number: the hook has it at hand, the rest look it up.  @ts is the time
+ * (CLOCK_REALTIME ns) from the clock the packet path read already, or 0
+ * to read it here.  Called with the
  * bucket's lock held (the events of one flow are in the ring in the order
  * they happened), after the core has settled which end is the client.
  */
 static void tcpstate_flow_emit(struct tcpstate_bucket *b,
 			       struct tcpstate_flow *f, enum tcpstate_fam fam,
-			       u32 inum, const struct tcpstate_trans *t,
+			       u32 inum, u64 ts, const struct tcpstate_trans *t,
 			       const struct tcpstate_seg *s, u8 reason,
 			       u8 ka_end)
 {
-	struct tcpstate_event ev = {};
 	u8 c = tcpstate_fsm_client_end(&f->fsm);
+	struct tcpstate_event_claim claim;
+	struct tcpstate_event *ev;
 
 	lockdep_assert_held(&b->lock);
 
-	ev.netns_id = f->netns;
-	ev.netns = inum;
-	ev.family = tcpstate_family[fam];
+	/* Written in place, every field: the slot holds an older record. */
+	ev = tcpstate_event_claim(&claim, ts);
+	if (!ev)
+		return;
+	ev->netns_id = f->netns;
+	ev->netns = inum;
+	ev->family = tcpstate_family[fam];
 	if (fam == TCPSTATE_FAM_IPV4) {
-		ev.caddr.v4 = tcpstate_flow_addr4(f)[c];
-		ev.saddr.v4 = tcpstate_flow_addr4(f)[!c];
+		ev->caddr.v4 = tcpstate_flow_addr4(f)[c];
+		ev->saddr.v4 = tcpstate_flow_addr4(f)[!c];
 	} else {
-		ev.caddr.v6 = tcpstate_flow_addr6(f)[c];
-		ev.saddr.v6 = tcpstate_flow_addr6(f)[!c];
+		ev->caddr.v6 = tcpstate_flow_addr6(f)[c];
+		ev->saddr.v6 = tcpstate_flow_addr6(f)[!c];
 	}
-	ev.cport = f->port[c];
-	ev.sport = f->port[!c];
-	ev.side = t->side;
-	ev.old_state = t->old_state;
-	ev.new_state = t->new_state;
-	if (s) {
-		ev.seq = s->seq;
-		ev.ack = s->ack;
-		ev.tcpflags = s->flags;
-	}
-	ev.reason = reason;
-	ev.ka_end = ka_end;
-	tcpstate_event_emit(&ev);
+	ev->cport = f->port[c];
+	ev->sport = f->port[!c];
+	ev->side = t->side;
+	ev->old_state = t->old_state;
+	ev->new_state = t->new_state;
+	/* Timer, eviction and unload events have no segment: 0. */
+	ev->seq = s ? s->seq : 0;
+	ev->ack = s ? s->ack : 0;
+	ev->tcpflags = s ? s->flags : 0;
+	ev->reason = reason;
+	ev->ka_end = ka_end;
+	tcpstate_event_publish(&claim);
 }
 
 /* Report every endpoint of @f not yet CLOSED as going CLOSED. */
@@ -292,8 +306,8 @@ static void tcpstate_flow_emit_close(struct tcpstate_bucket *b,
 
 	nr = tcpstate_fsm_close(&f->fsm, &r);
 	for (i = 0; i < nr; i++)
-		tcpstate_flow_emit(b, f, fam, inum, &r.trans[i], NULL, reason,
-				   TCPSTATE_KA_END_NONE);
+		tcpstate_flow_emit(b, f, fam, inum, 0, &r.trans[i], NULL,
+				   reason, TCPSTATE_KA_END_NONE);
 }
 
 /* The slab object that holds @f, for kmem_cache_free(). */
@@ -592,8 +606,9 @@ void tcpstate_flow_segment(const struct tcpstate_key *k,
 	struct tcpstate_fsm next;
 	struct tcpstate_flow *f;
 	int i, tries = 0;
-	u8 quiet;
+	u64 now_ns, ts;
 	u32 now_us;
+	u8 quiet;
 
 	rcu_read_lock();
 again:
@@ -639,7 +654,8 @@ again:
 		goto out;
 	}
 	/* The clocks under the lock: see "Time" above. */
-	now_us = tcpstate_now_us();
+	now_ns = ktime_get_ns();
+	now_us = tcpstate_ns_to_us(now_ns);
 	/*
 	 * A segment whose checksum is not known to be right is stepped on a
 	 * copy: if it would move a state it is taken only when its checksum
@@ -667,17 +683,21 @@ again:
 	/* A new state may have a nearer timer: the GC is to look again. */
 	if (r.nr)
 		WRITE_ONCE(b->due, f->last);
+	/* The events' time, from the clock read above (one read a segment). */
+	ts = 0;
+	if (r.nr || quiet != TCPSTATE_REASON_NR)
+		ts = ktime_to_ns(ktime_mono_to_real(ns_to_ktime(now_ns)));
 	/* It moved nothing: a line of its sender's own state. */
 	if (quiet != TCPSTATE_REASON_NR) {
 		u8 side = tcpstate_fsm_side(&f->fsm, s->end);
 		u8 st = f->fsm.end[side].state;
 		struct tcpstate_trans t = { side, st, st };
 
-		tcpstate_flow_emit(b, f, k->fam, k->inum, &t, s, quiet,
+		tcpstate_flow_emit(b, f, k->fam, k->inum, ts, &t, s, quiet,
 				   TCPSTATE_KA_END_NONE);
 	}
 	for (i = 0; i < r.nr && i < TCPSTATE_MAX_TRANS; i++)
-		tcpstate_flow_emit(b, f, k->fam, k->inum, &r.trans[i], s,
+		tcpstate_flow_emit(b, f, k->fam, k->inum, ts, &r.trans[i], s,
 				   TCPSTATE_REASON_SEGMENT,
 				   tcpstate_ka_end_of(r.notes));
 	spin_unlock_bh(&b->lock);
@@ -774,7 +794,7 @@ static bool tcpstate_flow_gc_one(struct tcpstate_bucket *b,
 				       &r);
 		for (i = 0; i < nr && i < TCPSTATE_MAX_TRANS; i++) {
 			tcpstate_flow_emit(b, f, fam,
-					   tcpstate_netns_inum(f->netns),
+					   tcpstate_netns_inum(f->netns), 0,
 					   &r.trans[i], NULL,
 					   TCPSTATE_REASON_TIMER,
 					   TCPSTATE_KA_END_NONE);
