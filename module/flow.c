@@ -251,9 +251,9 @@ static void tcpstate_flow_key(struct tcpstate_flow *f, enum tcpstate_fam fam,
  * a timer, an eviction or an unload.  @inum is the namespace's inode
  * number: the hook has it at hand, the rest look it up.  @ts is the time
  * (CLOCK_REALTIME ns) from the clock the packet path read already, or 0
- * to read it here.  Called with the
- * bucket's lock held (the events of one flow are in the ring in the order
- * they happened), after the core has settled which end is the client.
+ * to read it here.  Called with the bucket's lock held (the events of one
+ * flow are in the ring in the order they happened), after the core has
+ * settled which end is the client.
  */
 static void tcpstate_flow_emit(struct tcpstate_bucket *b,
 			       struct tcpstate_flow *f, enum tcpstate_fam fam,
@@ -267,7 +267,11 @@ static void tcpstate_flow_emit(struct tcpstate_bucket *b,
 
 	lockdep_assert_held(&b->lock);
 
-	/* Written in place, every field: the slot holds an older record. */
+	/*
+	 * Written in place, every field, as the slot holds an older record;
+	 * only the 12 bytes after an IPv4 address in caddr and saddr keep
+	 * what was there, and nothing reads them for family AF_INET.
+	 */
 	ev = tcpstate_event_claim(&claim, ts);
 	if (!ev)
 		return;
