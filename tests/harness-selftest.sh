@@ -10,12 +10,13 @@
 #     end (its kernel stack shown) and goes on to the next, and scripts/vm
 #     fails the run;
 #   - scripts/vm fails on an oops and shows it, on a panic (no status
-#     comes back) and on a timeout;
+#     comes back), on a timeout, and on a wedge (--stall: the heartbeat
+#     stops), saying where the vCPUs were;
 #   - on the debug kernel (scripts/debug-kernel) also: a use-after-free is
 #     a KASAN report that fails the run, and a leak from the module fails
 #     tests/vm/run's closing kmemleak test while a clean scenario passes.
-# Five short boots of one kernel (TCPSTATE_SELFTEST_KERNEL, default 6.1),
-# seven on the debug kernel.
+# Six short boots of one kernel (TCPSTATE_SELFTEST_KERNEL, default 6.1),
+# eight on the debug kernel.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +34,8 @@ RUNNER_TIMEOUT=${RUNNER_TIMEOUT:-4}
 HOLD=$((RUNNER_TIMEOUT * 3 + 20))
 HANG_AFTER=${DEBUG:+240}
 HANG_AFTER=${HANG_AFTER:-20}
+STALL_AFTER=${DEBUG:+120}
+STALL_AFTER=${STALL_AFTER:-15}
 W=$(mktemp -d /tmp/tcpstate-selftest.XXXXXX)
 trap '[ -n "${TCPSTATE_SELFTEST_KEEP:-}" ] || rm -rf "$W"' EXIT
 
@@ -80,17 +83,26 @@ cat >"$W/mod/tcpstate.c" <<'EOF'
  * Harness self-test: mode=1 warns, mode=2 oopses in init, mode=3 reads
  * freed memory (a KASAN report), mode=4 leaks (kmemleak, after rmmod),
  * mode=5 sleeps uninterruptibly in init for hold seconds (insmod ignores
- * SIGKILL meanwhile).
+ * SIGKILL meanwhile), mode=6 wedges every CPU for good (one spins in
+ * stop_machine(), the others wait for it with interrupts off).
  */
 #include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/stop_machine.h>
 
 static int mode;
 module_param(mode, int, 0444);
 static int hold;
 module_param(hold, int, 0444);
 static void *kept;
+
+static int selftest_wedge(void *unused)
+{
+	for (;;)
+		cpu_relax();
+	return 0;
+}
 
 static int __init selftest_init(void)
 {
@@ -108,6 +120,8 @@ static int __init selftest_init(void)
 		kept = kmalloc(96, GFP_KERNEL);	/* never freed */
 	if (mode == 5)
 		ssleep(hold);
+	if (mode == 6)
+		stop_machine(selftest_wedge, NULL, NULL);
 	return 0;
 }
 
@@ -183,7 +197,14 @@ check panic nonzero 'no exit status came back' 'Kernel panic' \
 # 5. A hang: the timeout kills the VM and says where its vCPUs were.
 check timeout nonzero TIMEOUT "vCPU 0 at [0-9a-f]+ \\([a-z_]+\\+0x" "sysrq: Show Blocked State" -- --timeout "$HANG_AFTER" -- sleep 1000
 
-# 6, 7. The debug kernel's checkers: KASAN, and kmemleak after unload.
+# 6. A wedged guest: its heartbeat stops, and --stall kills it long
+# before the timeout, naming what the vCPUs were running.
+check stall nonzero STALLED "vCPU [01] at [0-9a-f]+ \\([a-z_]+\\+0x" \
+	'on its stack: .*(multi_cpu_stop|cpu_stopper_thread)' \
+	-- --stall "$STALL_AFTER" --timeout $((STALL_AFTER * 4 + 60)) \
+	-- sh -c "insmod $KO mode=6; sleep 1000"
+
+# 7, 8. The debug kernel's checkers: KASAN, and kmemleak after unload.
 if [ -n "$DEBUG" ]; then
 	check kasan nonzero 'BUG: KASAN: .*use-after-free' 'tcpstate' \
 		-- -- sh -c "insmod $KO mode=3; rmmod tcpstate; exit 0"
