@@ -24,19 +24,6 @@ def emitted():
     return read_stats()["events_emitted"]
 
 
-def settle():
-    """Until no event has been emitted for a second; the total."""
-    last = [emitted(), time.monotonic()]
-
-    def quiet():
-        now = emitted()
-        if now != last[0]:
-            last[:] = [now, time.monotonic()]
-            return None
-        return now if time.monotonic() - last[1] >= 1.0 else None
-    return wait_until(quiet, 30, what="the event count to settle")
-
-
 def ids(lines):
     return [int(parse_event(x)["id"]) for x in lines]
 
@@ -50,7 +37,7 @@ with Module(ring_size=RING, time_wait_ms=600000, linger_ms=600000):
 
     # Some history first, fewer events than the ring holds.
     client_first_close(srv)
-    e0 = settle()
+    e0 = events_settle()
     if not 0 < e0 < RING:
         fail("one connection made %d events; the test needs 1..%d"
              % (e0, RING - 1))
@@ -66,7 +53,7 @@ with Module(ring_size=RING, time_wait_ms=600000, linger_ms=600000):
         client_first_close(srv)
         conns += 1
         kept += read_lines(keep)
-    e1 = settle()
+    e1 = events_settle()
     kept += read_lines(keep)
     info("%d connections: ids %d..%d, ring of %d" % (conns, e0 + 1, e1, RING))
 
@@ -106,7 +93,7 @@ with Module(ring_size=RING, time_wait_ms=600000, linger_ms=600000):
 
     # The laggard carries on: the next connection arrives whole.
     client_first_close(srv)
-    e2 = settle()
+    e2 = events_settle()
     more = read_lines(lag)
     if ids(more) != list(range(e1 + 1, e2 + 1)) or \
             any("lost=" in x for x in more):

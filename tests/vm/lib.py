@@ -46,7 +46,8 @@ __all__ = ["ROOT", "KVER", "KO", "KO_FAULT", "PACE", "TestFailure", "fail",
            "info",
            "run",
            "wait_until", "need", "NetnsPair", "netns", "Module",
-           "module_loaded", "read_table", "read_stats", "parse_event",
+           "module_loaded", "read_table", "read_stats", "events_settle",
+           "parse_event",
            "read_events", "read_text", "read_lines", "netns_inode",
            "tcp_socket", "listen_tcp", "client_first_close", "connect_once",
            "keepalive_client", "LadderReader", "EventTail", "SockTrace"]
@@ -332,6 +333,20 @@ def read_stats(path="/proc/tcpstate_stats"):
                 except ValueError:
                     out[parts[0]] = parts[1]
     return out
+
+
+def events_settle(quiet_s=1.0, timeout=30):
+    """Waits until no event has been emitted for QUIET_S seconds and
+    returns events_emitted then: the id of the newest event."""
+    last = [read_stats()["events_emitted"], time.monotonic()]
+
+    def quiet():
+        now = read_stats()["events_emitted"]
+        if now != last[0]:
+            last[:] = [now, time.monotonic()]
+            return None
+        return now if time.monotonic() - last[1] >= quiet_s else None
+    return wait_until(quiet, timeout, what="the event count to settle")
 
 
 def parse_event(line):
