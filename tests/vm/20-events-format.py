@@ -103,26 +103,9 @@ with Module(time_wait_ms=2000, linger_ms=60000), \
     # server in SYN_RCVD, and the final ACK (x+1, ack y+1).
     for client, netns in ((c4, init_ino), (c6, netns_inode("fa")),
                           (c6, netns_inode("fb"))):
-        mine = [e for e in evs if e["client"] == client and
-                e["netns"] == str(netns)]
-        syn = [e for e in mine if e["side"] == "client" and
-               e["new"] == "SYN_SENT"]
-        rcvd = [e for e in mine if e["side"] == "server" and
-                e["new"] == "SYN_RCVD"]
-        est = [e for e in mine if e["side"] == "server" and
-               e["old"] == "SYN_RCVD" and e["new"] == "ESTABLISHED"]
-        if len(syn) != 1 or len(rcvd) != 1 or len(est) != 1:
-            fail("%s in %d: want one each of client SYN_SENT, server "
-                 "SYN_RCVD and ESTABLISHED: %r" % (client, netns, mine))
-        x, y = int(syn[0]["seq"]), int(rcvd[0]["seq"])
-        got = [(syn[0]["flags"], int(syn[0]["ack"])),
-               (rcvd[0]["flags"], int(rcvd[0]["ack"])),
-               (est[0]["flags"], int(est[0]["seq"]), int(est[0]["ack"]))]
-        want = [("S", 0), ("S.", (x + 1) % (1 << 32)),
-                (".", (x + 1) % (1 << 32), (y + 1) % (1 << 32))]
-        if got != want:
-            fail("%s in %d: handshake flags/seq/ack %r, want %r"
-                 % (client, netns, got, want))
+        check_handshake([e for e in evs if e["client"] == client and
+                         e["netns"] == str(netns)],
+                        "%s in %d" % (client, netns))
 
     # 2MSL is 2 s here: the clients' TIME_WAIT ends on a timer.
     rd.wait(lambda evs: len([e for e in evs if e["reason"] == "timer"]) >= 3,

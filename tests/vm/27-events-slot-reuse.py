@@ -145,25 +145,7 @@ with Module(ring_size=RING, time_wait_ms=TW_MS, linger_ms=600000), \
         if not t0 <= int(e["ts"]) <= t1:
             fail("ts %s outside the connection's [%d, %d]: %r"
                  % (e["ts"], t0, t1, e))
-    # Its handshake's numbers: SYN (x, ack 0), SYN/ACK (y, ack x+1),
-    # the final ACK (x+1, ack y+1).
-    syn = [e for e in mine if e["side"] == "client" and
-           e["new"] == "SYN_SENT"]
-    rcvd = [e for e in mine if e["side"] == "server" and
-            e["new"] == "SYN_RCVD"]
-    est = [e for e in mine if e["side"] == "server" and
-           e["old"] == "SYN_RCVD" and e["new"] == "ESTABLISHED"]
-    if len(syn) != 1 or len(rcvd) != 1 or len(est) != 1:
-        fail("want one each of client SYN_SENT, server SYN_RCVD and "
-             "ESTABLISHED among %r" % mine)
-    x, y = int(syn[0]["seq"]), int(rcvd[0]["seq"])
-    got = [(syn[0]["flags"], int(syn[0]["ack"])),
-           (rcvd[0]["flags"], int(rcvd[0]["ack"])),
-           (est[0]["flags"], int(est[0]["seq"]), int(est[0]["ack"]))]
-    want = [("S", 0), ("S.", (x + 1) % (1 << 32)),
-            (".", (x + 1) % (1 << 32), (y + 1) % (1 << 32))]
-    if got != want:
-        fail("handshake flags/seq/ack %r, want %r" % (got, want))
+    check_handshake(mine, "the IPv4 connection")
     tw = [e for e in mine if e["side"] == "client" and
           e["new"] == "TIME_WAIT"]
     if len(tw) != 1:

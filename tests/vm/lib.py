@@ -47,7 +47,7 @@ __all__ = ["ROOT", "KVER", "KO", "KO_FAULT", "PACE", "TestFailure", "fail",
            "run",
            "wait_until", "need", "NetnsPair", "netns", "Module",
            "module_loaded", "read_table", "read_stats", "events_settle",
-           "parse_event",
+           "check_handshake", "parse_event",
            "read_events", "read_text", "read_lines", "netns_inode",
            "tcp_socket", "listen_tcp", "client_first_close", "connect_once",
            "keepalive_client", "LadderReader", "EventTail", "SockTrace"]
@@ -347,6 +347,30 @@ def events_settle(quiet_s=1.0, timeout=30):
             return None
         return now if time.monotonic() - last[1] >= quiet_s else None
     return wait_until(quiet, timeout, what="the event count to settle")
+
+
+def check_handshake(evs, what):
+    """EVS, the events of one flow in one namespace, carry its
+    handshake's numbers: the SYN (x, ack 0), the SYN/ACK (y, ack x+1)
+    that puts the server in SYN_RCVD, and the final ACK (x+1, ack y+1)
+    that makes it ESTABLISHED.  WHAT names the flow in the failure."""
+    syn = [e for e in evs if e["side"] == "client" and
+           e["new"] == "SYN_SENT"]
+    rcvd = [e for e in evs if e["side"] == "server" and
+            e["new"] == "SYN_RCVD"]
+    est = [e for e in evs if e["side"] == "server" and
+           e["old"] == "SYN_RCVD" and e["new"] == "ESTABLISHED"]
+    if len(syn) != 1 or len(rcvd) != 1 or len(est) != 1:
+        fail("%s: want one each of client SYN_SENT, server SYN_RCVD and "
+             "ESTABLISHED: %r" % (what, evs))
+    x, y = int(syn[0]["seq"]), int(rcvd[0]["seq"])
+    got = [(syn[0]["flags"], int(syn[0]["ack"])),
+           (rcvd[0]["flags"], int(rcvd[0]["ack"])),
+           (est[0]["flags"], int(est[0]["seq"]), int(est[0]["ack"]))]
+    want = [("S", 0), ("S.", (x + 1) % (1 << 32)),
+            (".", (x + 1) % (1 << 32), (y + 1) % (1 << 32))]
+    if got != want:
+        fail("%s: handshake flags/seq/ack %r, want %r" % (what, got, want))
 
 
 def parse_event(line):
