@@ -55,7 +55,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -std=gnu11 $(WARN) -g -O1 -Imodule -Itools \
 	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-.PHONY: all module tools unit check check-debug demo fuzz fuzz-build bench checkpatch clean \
+.PHONY: all module tools unit check check-full check-debug demo fuzz fuzz-build bench checkpatch clean \
 	install install-module install-tools uninstall dkms-install dkms-uninstall analyze deb
 
 all: module tools
@@ -100,6 +100,11 @@ unit: $(UNIT)
 # a VM.  tests/run prints the closing "N passed, N failed" line.
 check: tools unit
 	tests/run
+
+# The same with every scenario on the PREEMPT_RT kernels too (make check
+# runs only their race scenarios there).
+check-full: tools unit
+	TCPSTATE_RT_FULL=1 tests/run
 
 # The debug kernel (KASAN, UBSAN, lockdep, PROVE_RCU, DEBUG_OBJECTS,
 # kmemleak): built once into /var/cache/tcpstate (long), then the suite.

@@ -1,6 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: the module loads, answers and unloads on this kernel at all
+#
 # The module loads and unloads and says its version, the tools' own; its
 # /proc files have mode 0444, refuse
 # writes even from root, print the documented header and every counter;

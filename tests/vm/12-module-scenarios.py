@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: the TIME_WAIT and idle timers against the packet path, on real connections
+#
 # The core's scenarios with real sockets, over loopback (IPv4 and IPv6, in
 # a namespace of their own) and over a veth pair between two namespaces
 # (IPv4 and IPv6): client-first close, server-first close, refused, reset

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: a namespace's flush at its exit against its last packets
+#
 # Network namespaces: flows are kept per namespace; a reader of
 # /proc/tcpstate (and of the event stream) in another namespace sees only
 # that namespace's flows, an unprivileged reader in the initial namespace

@@ -1,6 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: rmmod against streams, /proc readers and a blocked event reader
+#
 # Unload under load, five times over: iperf3 streams run between two
 # namespaces (and over loopback) the whole time, /proc/tcpstate and
 # /proc/tcpstate_stats are read in a loop, and a reader is blocked in

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: eviction of entries that another CPU's packet may be holding
+#
 # A full table: with max_flows=8, a new flow evicts a finished one, the
 # one idle longest first, reported as reason=evict transitions and
 # counted; once every entry is an established flow, a new one cannot be

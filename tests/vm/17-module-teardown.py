@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: hooks in flight, rmmod and namespace deletion while connections churn
+#
 # rmmod and namespace deletion while connections churn (issue 9, item 3).
 #
 # Part 1 keeps hooks in flight at rmmod: the fault-injection build spins

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: the GC, preempted, against a live flow
+#
 # The GC against a live flow (issue 9, item 1).  The fault-injection build
 # makes every GC run sleep 300 ms right after it starts, as a worker
 # preempted on PREEMPT_RT would, while a loopback connection streams data

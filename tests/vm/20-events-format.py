@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: the ring's ids and records written from softirq and timers at once
+#
 # /proc/tcpstate_events, line by line: an IPv4 connection over loopback
 # and an IPv6 one over a veth pair between two namespaces, then the
 # TIME_WAIT timers.  Every line has the documented keys in the documented

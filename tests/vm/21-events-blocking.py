@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: a reader's sleep and wake-up against the writer
+#
 # /proc/tcpstate_events as a file to wait on: a blocking read sleeps until
 # a new connection wakes it, O_NONBLOCK gives EAGAIN once drained, poll,
 # select and epoll report readiness exactly when there is something to

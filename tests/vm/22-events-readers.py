@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: several readers' cursors against one writer
+#
 # Several readers of /proc/tcpstate_events, each with its own cursor:
 # two readers blocked in read() in two threads while connections run both
 # get every event, byte for byte the same; a reader opened later starts

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: a writer overtaking a slow reader
+#
 # Loss is never silent.  With the smallest ring (ring_size=16), a reader
 # that sleeps through more transitions than the ring holds gets one
 # "id=<first lost> ts=... lost=N" line in place of what it missed - N

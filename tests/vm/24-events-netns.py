@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: events of several namespaces in one ring
+#
 # The namespace rule on /proc/tcpstate_events: a reader sees the events
 # of the network namespace it opened the file in; only a reader in the
 # initial namespace with CAP_NET_ADMIN sees all of them.  Traffic: a

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: rmmod against blocked readers and live connections
+#
 # rmmod and the event stream, three times over, with connections opening
 # and closing the whole time and one connection left established:
 #  - a reader blocked in read() in a namespace without traffic gets end

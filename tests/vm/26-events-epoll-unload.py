@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: rmmod against every way of waiting on the events file
+#
 # Every way of waiting on /proc/tcpstate_events, across rmmod (issue 9,
 # item 2).  A child process opens the file seven times and waits on it:
 # epoll level-triggered, epoll edge-triggered, epoll with EPOLLEXCLUSIVE,

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: the in-place writer over slots a reader may be copying
+#
 # Every field of an event written over an older one.  The ring writes
 # each record in place in its slot (tcpstate_event_claim() and
 # tcpstate_event_publish()), so a field the writer left alone would show

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: a namespace's flush against the next namespace with its inode
+#
 # A dead namespace stays invisible to the namespace that gets its inode
 # number (issue 10, item 2).  A connection over loopback in namespace A;
 # A goes (its flows are flushed, with events); a new namespace B is

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: a flood filling the table while the GC and eviction run
+#
 # An ACK spray must not keep real connections out (issue 10, item 3).
 # max_flows=4096; namespace a sends 50,000 bare ACKs with spoofed sources
 # over the veth pair to an address nobody answers for (10.99.0.77: b sees

@@ -1,6 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
+# race: max_flows written at run time against the packet path's check
+#
 # max_flows raised at run time (issue 10, item 7): the bucket count is
 # chosen at load (max_flows / 2), so a write asking for more than 16
 # flows a bucket on average is refused with -EINVAL, a log line that
