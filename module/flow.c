@@ -601,62 +601,27 @@ static u8 tcpstate_flow_quiet_reason(const struct tcpstate_result *r)
 					    READ_ONCE(tcpstate_keepalives));
 }
 
-void tcpstate_flow_segment(const struct tcpstate_key *k,
-			   const struct tcpstate_seg *s,
-			   const struct tcpstate_csum *csum)
+/*
+ * The segment @s on @f, in @b, that the quiet step declined: the full
+ * step, its events and its counters.  Called with the bucket's lock held;
+ * releases it.  Out of line, so that its frame (a copy of the machine, a
+ * result) is set up only for the segments that need it.
+ */
+static noinline void tcpstate_flow_step(struct tcpstate_bucket *b,
+					struct tcpstate_flow *f,
+					const struct tcpstate_key *k,
+					const struct tcpstate_seg *s,
+					const struct tcpstate_csum *csum)
+	__releases(&b->lock)
 {
-	struct tcpstate_bucket *b = tcpstate_key_bucket(k);
 	struct tcpstate_result r;
 	struct tcpstate_fsm next;
-	struct tcpstate_flow *f;
-	int i, tries = 0;
 	u64 now_ns, ts;
 	u32 now_us;
 	u8 quiet;
-
-	rcu_read_lock();
-again:
-	f = tcpstate_flow_lookup(b, k);
-	tcpstate_fault_syn_stall(s);
-	if (f) {
-		spin_lock_bh(&b->lock);
-		if (READ_ONCE(f->netns) != k->netns) {
-			/* Unlinked between the lookup and the lock. */
-			spin_unlock_bh(&b->lock);
-			if (tries++ < 2)
-				goto again;
-			goto out;
-		}
-	} else {
-		if (!tcpstate_fsm_opens(s)) {
-			tcpstate_stat_inc(TCPSTATE_STAT_NO_FLOW);
-			goto out;
-		}
-		if (!tcpstate_flow_csum_ok(csum))
-			goto out;
-		csum = NULL;
-		f = tcpstate_flow_alloc(b, k);
-		if (!f)
-			goto out;
-		spin_lock_bh(&b->lock);
-		f = tcpstate_flow_insert(b, k, f);
-		if (!f) {
-			spin_unlock_bh(&b->lock);
-			goto out;
-		}
-	}
+	int i;
 
 	lockdep_assert_held(&b->lock);
-	/*
-	 * Most segments are data between two ESTABLISHED ends: no state
-	 * moves, nothing is said, so neither the clock nor the checksum is
-	 * wanted (a bad one would be taken here as on the copy below).
-	 */
-	if (tcpstate_fsm_step_quiet(&f->fsm, s)) {
-		f->last = jiffies;
-		spin_unlock_bh(&b->lock);
-		goto out;
-	}
 	/* The clocks under the lock: see "Time" above. */
 	now_ns = ktime_get_ns();
 	now_us = tcpstate_ns_to_us(now_ns);
@@ -674,7 +639,7 @@ again:
 		if ((r.nr || quiet != TCPSTATE_REASON_NR) &&
 		    !tcpstate_flow_csum_ok(csum)) {
 			spin_unlock_bh(&b->lock);
-			goto out;
+			return;
 		}
 		f->fsm = next;
 	} else {
@@ -706,7 +671,101 @@ again:
 				   tcpstate_ka_end_of(r.notes));
 	spin_unlock_bh(&b->lock);
 	tcpstate_flow_count(&r);
-out:
+}
+
+/*
+ * @s on @f, found in @b with the bucket's lock held: the quiet step, or
+ * else the full one.  Releases the lock.
+ */
+static void tcpstate_flow_apply(struct tcpstate_bucket *b,
+				struct tcpstate_flow *f,
+				const struct tcpstate_key *k,
+				const struct tcpstate_seg *s,
+				const struct tcpstate_csum *csum)
+	__releases(&b->lock)
+{
+	if (tcpstate_fsm_step_quiet(&f->fsm, s)) {
+		f->last = jiffies;
+		spin_unlock_bh(&b->lock);
+		return;
+	}
+	tcpstate_flow_step(b, f, k, s, csum);
+}
+
+/*
+ * The flow @k of @b was not found, or went between its lookup and the
+ * lock: look again, twice at most, and if it is not there, add it if @s
+ * may open one (its checksum verified first); then step it.  Under RCU.
+ */
+static noinline void tcpstate_flow_add(struct tcpstate_bucket *b,
+				       const struct tcpstate_key *k,
+				       const struct tcpstate_seg *s,
+				       const struct tcpstate_csum *csum)
+{
+	struct tcpstate_flow *f;
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		f = tcpstate_flow_lookup(b, k);
+		if (!f)
+			break;
+		spin_lock_bh(&b->lock);
+		if (READ_ONCE(f->netns) == k->netns) {
+			tcpstate_flow_apply(b, f, k, s, csum);
+			return;
+		}
+		/* Unlinked between the lookup and the lock, again. */
+		spin_unlock_bh(&b->lock);
+	}
+	if (f)
+		return;
+	if (!tcpstate_fsm_opens(s)) {
+		tcpstate_stat_inc(TCPSTATE_STAT_NO_FLOW);
+		return;
+	}
+	if (!tcpstate_flow_csum_ok(csum))
+		return;
+	f = tcpstate_flow_alloc(b, k);
+	if (!f)
+		return;
+	spin_lock_bh(&b->lock);
+	f = tcpstate_flow_insert(b, k, f);
+	if (!f) {
+		spin_unlock_bh(&b->lock);
+		return;
+	}
+	/* Its checksum is right: verified above. */
+	tcpstate_flow_apply(b, f, k, s, NULL);
+}
+
+/*
+ * Most segments are data between two ESTABLISHED ends: no state moves,
+ * nothing is said, so neither the clock nor the checksum is wanted (a bad
+ * one would be taken here as in tcpstate_flow_step()).  The path of such
+ * a segment is a lookup, the bucket's lock and the core's quiet step; the
+ * rest is out of line.
+ */
+void tcpstate_flow_segment(const struct tcpstate_key *k,
+			   const struct tcpstate_seg *s,
+			   const struct tcpstate_csum *csum)
+{
+	struct tcpstate_bucket *b = tcpstate_key_bucket(k);
+	struct tcpstate_flow *f;
+
+	rcu_read_lock();
+	f = tcpstate_flow_lookup(b, k);
+	tcpstate_fault_syn_stall(s);
+	if (f) {
+		spin_lock_bh(&b->lock);
+		if (likely(READ_ONCE(f->netns) == k->netns)) {
+			tcpstate_flow_apply(b, f, k, s, csum);
+			rcu_read_unlock();
+			return;
+		}
+		/* Unlinked between the lookup and the lock. */
+		spin_unlock_bh(&b->lock);
+	}
+	tcpstate_flow_add(b, k, s, csum);
 	rcu_read_unlock();
 }
 
