@@ -603,16 +603,16 @@ static u8 tcpstate_flow_quiet_reason(const struct tcpstate_result *r)
 
 /*
  * The segment @s on @f, in @b, that the quiet step declined: the full
- * step, its events and its counters.  Called with the bucket's lock held;
- * releases it.  Out of line, so that its frame (a copy of the machine, a
- * result) is set up only for the segments that need it.
+ * step, its events and its counters.  Called with the bucket's lock held.
+ * Out of line, so that its frame (a copy of the machine, a result) is set
+ * up only for the segments that need it.  Every lock is released in the
+ * function that took it, so that sparse can follow it on every kernel.
  */
 static noinline void tcpstate_flow_step(struct tcpstate_bucket *b,
 					struct tcpstate_flow *f,
 					const struct tcpstate_key *k,
 					const struct tcpstate_seg *s,
 					const struct tcpstate_csum *csum)
-	__releases(&b->lock)
 {
 	struct tcpstate_result r;
 	struct tcpstate_fsm next;
@@ -637,10 +637,8 @@ static noinline void tcpstate_flow_step(struct tcpstate_bucket *b,
 		tcpstate_fsm_step_full(&next, s, now_us, &r);
 		quiet = tcpstate_flow_quiet_reason(&r);
 		if ((r.nr || quiet != TCPSTATE_REASON_NR) &&
-		    !tcpstate_flow_csum_ok(csum)) {
-			spin_unlock_bh(&b->lock);
+		    !tcpstate_flow_csum_ok(csum))
 			return;
-		}
 		f->fsm = next;
 	} else {
 		tcpstate_fsm_step_full(&f->fsm, s, now_us, &r);
@@ -669,27 +667,24 @@ static noinline void tcpstate_flow_step(struct tcpstate_bucket *b,
 		tcpstate_flow_emit(b, f, k->fam, k->inum, ts, &r.trans[i], s,
 				   TCPSTATE_REASON_SEGMENT,
 				   tcpstate_ka_end_of(r.notes));
-	spin_unlock_bh(&b->lock);
 	tcpstate_flow_count(&r);
 }
 
 /*
  * @s on @f, found in @b with the bucket's lock held: the quiet step, or
- * else the full one.  Releases the lock.
+ * else the full one.
  */
 static void tcpstate_flow_apply(struct tcpstate_bucket *b,
 				struct tcpstate_flow *f,
 				const struct tcpstate_key *k,
 				const struct tcpstate_seg *s,
 				const struct tcpstate_csum *csum)
-	__releases(&b->lock)
 {
-	if (tcpstate_fsm_step_quiet(&f->fsm, s)) {
+	lockdep_assert_held(&b->lock);
+	if (tcpstate_fsm_step_quiet(&f->fsm, s))
 		f->last = jiffies;
-		spin_unlock_bh(&b->lock);
-		return;
-	}
-	tcpstate_flow_step(b, f, k, s, csum);
+	else
+		tcpstate_flow_step(b, f, k, s, csum);
 }
 
 /*
@@ -712,6 +707,7 @@ static noinline void tcpstate_flow_add(struct tcpstate_bucket *b,
 		spin_lock_bh(&b->lock);
 		if (READ_ONCE(f->netns) == k->netns) {
 			tcpstate_flow_apply(b, f, k, s, csum);
+			spin_unlock_bh(&b->lock);
 			return;
 		}
 		/* Unlinked between the lookup and the lock, again. */
@@ -730,12 +726,10 @@ static noinline void tcpstate_flow_add(struct tcpstate_bucket *b,
 		return;
 	spin_lock_bh(&b->lock);
 	f = tcpstate_flow_insert(b, k, f);
-	if (!f) {
-		spin_unlock_bh(&b->lock);
-		return;
-	}
 	/* Its checksum is right: verified above. */
-	tcpstate_flow_apply(b, f, k, s, NULL);
+	if (f)
+		tcpstate_flow_apply(b, f, k, s, NULL);
+	spin_unlock_bh(&b->lock);
 }
 
 /*
@@ -759,6 +753,7 @@ void tcpstate_flow_segment(const struct tcpstate_key *k,
 		spin_lock_bh(&b->lock);
 		if (likely(READ_ONCE(f->netns) == k->netns)) {
 			tcpstate_flow_apply(b, f, k, s, csum);
+			spin_unlock_bh(&b->lock);
 			rcu_read_unlock();
 			return;
 		}
