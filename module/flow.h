@@ -83,7 +83,7 @@ void tcpstate_flow_exit(void);
 
 /*
  * Whether a segment's checksum is right, asked only of a segment that
- * would change a state (see tcpstate_flow_segment()).
+ * would change a state (see tcpstate_flow_step(), tcpstate_flow_add()).
  */
 struct tcpstate_csum {
 	bool (*ok)(const struct tcpstate_csum *c);

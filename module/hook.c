@@ -46,7 +46,7 @@
  *
  * Checksums: a segment that would change a state is taken only if its
  * checksum is right (or already verified, or local: CHECKSUM_PARTIAL), as
- * conntrack does; see tcpstate_flow_segment().
+ * conntrack does; see tcpstate_flow_step() and tcpstate_flow_add().
  */
 
 #define pr_fmt(fmt) "tcpstate: " fmt
