@@ -712,6 +712,7 @@ static noinline void tcpstate_flow_add(struct tcpstate_bucket *b,
 		}
 		/* Unlinked between the lookup and the lock, again. */
 		spin_unlock_bh(&b->lock);
+		tcpstate_stat_inc(TCPSTATE_STAT_LOOKUP_RESTARTS);
 	}
 	if (f)
 		return;
@@ -759,6 +760,7 @@ void tcpstate_flow_segment(const struct tcpstate_key *k,
 		}
 		/* Unlinked between the lookup and the lock. */
 		spin_unlock_bh(&b->lock);
+		tcpstate_stat_inc(TCPSTATE_STAT_LOOKUP_RESTARTS);
 	}
 	tcpstate_flow_add(b, k, s, csum);
 	rcu_read_unlock();

@@ -38,6 +38,7 @@ static const char *const tcpstate_stat_names[TCPSTATE_STAT_NR] = {
 	[TCPSTATE_STAT_BAD_TCP_LENGTH] = "invalid_tcp_length",
 	[TCPSTATE_STAT_BAD_TCP_OPTIONS] = "invalid_tcp_options",
 	[TCPSTATE_STAT_NO_FLOW] = "segments_without_flow",
+	[TCPSTATE_STAT_LOOKUP_RESTARTS] = "lookup_restarts",
 	[TCPSTATE_STAT_FLOWS_CREATED] = "flows_created",
 	[TCPSTATE_STAT_FLOWS_EVICTED] = "flows_evicted",
 	[TCPSTATE_STAT_FLOWS_EXPIRED] = "flows_expired",
