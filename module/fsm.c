@@ -973,6 +973,49 @@ bool tcpstate_fsm_step_quiet(struct tcpstate_fsm *f,
 	return fsm_step_quiet(f, s);
 }
 
+/*
+ * Most flows start with a SYN, and a SYN flood is nothing else.  On a
+ * flow as tcpstate_fsm_init() left it, what fsm_step() does with a SYN is
+ * fixed: fsm_start() makes the sender the client, no check applies to a
+ * SYN, the client takes the table's cell for sending a SYN from CLOSED
+ * (SYN_SENT) and records its ISN, next seq, window and scale as
+ * track_sender() does, the presumed listener keeps the SYN's TSval for
+ * the SYN/ACK's echo, the handshake's clock starts, the receiver has no
+ * event and nothing is noted (the flow was and stays finished until the
+ * SYN/ACK).  So that is all fsm_open() does, for a segment
+ * fsm_first_syn() picks.  tests/unit and tests/fuzz compare it with
+ * fsm_step().
+ */
+static bool fsm_first_syn(const struct tcpstate_fsm *f,
+			  const struct tcpstate_seg *s)
+{
+	return !f->flags && !f->pending &&
+	       f->end[TCPSTATE_CLIENT].state == TCPSTATE_CLOSED &&
+	       f->end[TCPSTATE_SERVER].state == TCPSTATE_LISTEN &&
+	       seg_class_of[s->flags & 0x3f] == C_SYN;
+}
+
+/* Out of line, so that the other segments' paths do not carry it. */
+static TCPSTATE_NOINLINE void fsm_open(struct tcpstate_fsm *f,
+				       const struct tcpstate_seg *s,
+				       u32 now_us, struct tcpstate_result *r)
+{
+	struct tcpstate_end *c = &f->end[TCPSTATE_CLIENT];
+	struct tcpstate_end *l = &f->end[TCPSTATE_SERVER];
+
+	f->flags = TCPSTATE_F_STARTED | (s->end & 1 ? TCPSTATE_F_CLIENT_B : 0);
+	history_note(f, TCPSTATE_CLIENT, C_SYN, s->len, false);
+	c->win = s->win;
+	c->isn = s->seq;
+	c->nxt = s->seq + 1 + s->len;
+	c->wscale = s->wscale;
+	fsm_move(f, r, TCPSTATE_CLIENT, fsm_table[EV_SND_SYN][TCPSTATE_CLOSED],
+		 now_us);
+	l->isn = s->tsval;
+	l->nxt = s->tsval;
+	f->mark_us = now_us;
+}
+
 void tcpstate_fsm_step_full(struct tcpstate_fsm *f,
 			    const struct tcpstate_seg *s, u32 now_us,
 			    struct tcpstate_result *r)
@@ -980,7 +1023,10 @@ void tcpstate_fsm_step_full(struct tcpstate_fsm *f,
 	r->verdict = TCPSTATE_V_OK;
 	r->nr = 0;
 	r->notes = 0;
-	fsm_step(f, s, now_us, r);
+	if (fsm_first_syn(f, s))
+		fsm_open(f, s, now_us, r);
+	else
+		fsm_step(f, s, now_us, r);
 }
 
 void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
@@ -989,7 +1035,11 @@ void tcpstate_fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s,
 	r->verdict = TCPSTATE_V_OK;
 	r->nr = 0;
 	r->notes = 0;
-	if (!fsm_step_quiet(f, s))
+	if (fsm_step_quiet(f, s))
+		return;
+	if (fsm_first_syn(f, s))
+		fsm_open(f, s, now_us, r);
+	else
 		fsm_step(f, s, now_us, r);
 }
 

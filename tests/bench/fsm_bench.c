@@ -2,7 +2,7 @@
 /*
  * Instructions per segment of the core, counted by callgrind: run as
  *   valgrind --tool=callgrind --toggle-collect=bench_PHASE fsm_bench PHASE
- * where PHASE is handshake, data or teardown.  Each phase function feeds
+ * where PHASE is syn, handshake, data or teardown.  Each phase function feeds
  * ROUNDS segments of its kind; tests/bench/run divides the count.
  */
 #include <stdio.h>
@@ -45,6 +45,19 @@ void bench_handshake(void)
 			tcpstate_fsm_step(&flows[i], &hs[k], i, &r);
 			sink += r.nr;
 		}
+}
+
+/* 1 segment per round: the SYN that opens a fresh flow (a SYN flood) */
+__attribute__((noinline)) void bench_syn(void);
+void bench_syn(void)
+{
+	struct tcpstate_result r;
+	int i;
+
+	for (i = 0; i < ROUNDS; i++) {
+		tcpstate_fsm_step(&flows[i], &hs[0], i, &r);
+		sink += r.nr;
+	}
 }
 
 /* 2 segments per round: P. one way, its . back, on one flow */
@@ -98,6 +111,8 @@ int main(int argc, char **argv)
 		tcpstate_fsm_init(&flows[i]);
 	if (argc > 1 && !strcmp(argv[1], "handshake")) {
 		bench_handshake();
+	} else if (argc > 1 && !strcmp(argv[1], "syn")) {
+		bench_syn();
 	} else {
 		for (i = 0; i < ROUNDS; i++)
 			for (k = 0; k < 3; k++)

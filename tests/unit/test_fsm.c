@@ -1946,6 +1946,64 @@ TEST(reuse_after_a_reset_is_plain)
 	CHECK_STR(flowflags(), "reused");
 }
 
+/* One SYN on a fresh flow, by the open step and by fsm_step() alone. */
+static void open_agrees(const struct tcpstate_seg *s)
+{
+	struct tcpstate_fsm a, b;
+	struct tcpstate_result ra = { 0 }, rb = { 0 };
+
+	tcpstate_fsm_init(&a);
+	tcpstate_fsm_init(&b);
+	CHECK(fsm_first_syn(&a, s));
+	fsm_open(&a, s, 7 * MS, &ra);
+	fsm_step(&b, s, 7 * MS, &rb);
+	CHECK(!memcmp(&a, &b, sizeof(a)));
+	CHECK_EQ(ra.verdict, rb.verdict);
+	CHECK_EQ(ra.notes, rb.notes);
+	CHECK_EQ(ra.nr, rb.nr);
+	CHECK(!memcmp(ra.trans, rb.trans, rb.nr * sizeof(rb.trans[0])));
+}
+
+/*
+ * The open step is fsm_step()'s own answer for a SYN on a fresh flow:
+ * either end, with data (Fast Open), PSH, URG, ECN, a timestamp and a
+ * window scale or none; and it declines everything else untouched.
+ */
+TEST(open_step_is_the_full_step_for_a_first_syn)
+{
+	static const u8 more[] = {
+		0, TCPSTATE_TCP_PSH, TCPSTATE_TCP_URG, 0x40 | 0x80,
+	};
+	struct tcpstate_seg s = {
+		.seq = C_ISN, .sport = C_PORT, .dport = S_PORT, .win = WIN,
+		.wscale = TCPSTATE_WSCALE_NONE,
+	};
+	unsigned int i, end, len;
+
+	for (end = 0; end < 2; end++)
+		for (len = 0; len <= 5; len += 5)
+			for (i = 0; i < sizeof(more); i++) {
+				s.end = end;
+				s.len = len;
+				s.flags = TCPSTATE_TCP_SYN | more[i];
+				s.tsval = i ? 1000 + i : 0;
+				s.wscale = i & 1 ? 7 : TCPSTATE_WSCALE_NONE;
+				open_agrees(&s);
+			}
+	/* not a SYN, or not a fresh flow: no */
+	tcpstate_fsm_init(&F);
+	s.flags = TCPSTATE_TCP_SYN | TCPSTATE_TCP_ACK;
+	CHECK(!fsm_first_syn(&F, &s));
+	s.flags = TCPSTATE_TCP_SYN | TCPSTATE_TCP_FIN;
+	CHECK(!fsm_first_syn(&F, &s));
+	s.flags = TCPSTATE_TCP_SYN;
+	CHECK(fsm_first_syn(&F, &s));
+	handshake();
+	CHECK(!fsm_first_syn(&F, &s));
+	seg(0, "R", C_ISN + 1, 0, 0);		/* finished: a new generation */
+	CHECK(!fsm_first_syn(&F, &s));
+}
+
 int main(int argc, char **argv)
 {
 	return unit_main(argc, argv);
