@@ -617,9 +617,12 @@ static u16 ka_reset(u8 probing, u8 snd)
 	return 0;
 }
 
-/* Track what the sender has sent: its ISN, next seq and window. */
-static void track_sender(struct tcpstate_end *e, const struct tcpstate_seg *s,
-			 u8 cls)
+/*
+ * Track what the sender has sent: its ISN, next seq and window.  Inlined
+ * into both callers (fsm_step(), fsm_open()), each of which knows @cls.
+ */
+static __always_inline void track_sender(struct tcpstate_end *e,
+					 const struct tcpstate_seg *s, u8 cls)
 {
 	u32 end;
 
@@ -977,14 +980,15 @@ bool tcpstate_fsm_step_quiet(struct tcpstate_fsm *f,
  * Most flows start with a SYN, and a SYN flood is nothing else.  On a
  * flow as tcpstate_fsm_init() left it, what fsm_step() does with a SYN is
  * fixed: fsm_start() makes the sender the client, no check applies to a
- * SYN, the client takes the table's cell for sending a SYN from CLOSED
- * (SYN_SENT) and records its ISN, next seq, window and scale as
- * track_sender() does, the presumed listener keeps the SYN's TSval for
- * the SYN/ACK's echo, the handshake's clock starts, the receiver has no
- * event and nothing is noted (the flow was and stays finished until the
- * SYN/ACK).  So that is all fsm_open() does, for a segment
- * fsm_first_syn() picks.  tests/unit and tests/fuzz compare it with
- * fsm_step().
+ * SYN, the client records what it sent (track_sender()) and takes the
+ * table's row for sending a SYN (CLOSED -> SYN_SENT), the presumed
+ * listener keeps the SYN's TSval for the SYN/ACK's echo, the handshake's
+ * clock starts, the receiver has no event, and nothing is noted (no
+ * handshake yet; "finished" is noted only for a flow that was not, and a
+ * flow that has only started counts as finished).  So that is all
+ * fsm_open() does, for a segment fsm_first_syn() picks: the same helpers
+ * and the same table, without the dispatch.  tests/unit and tests/fuzz
+ * compare it with fsm_step().
  */
 static bool fsm_first_syn(const struct tcpstate_fsm *f,
 			  const struct tcpstate_seg *s)
@@ -1000,17 +1004,12 @@ static TCPSTATE_NOINLINE void fsm_open(struct tcpstate_fsm *f,
 				       const struct tcpstate_seg *s,
 				       u32 now_us, struct tcpstate_result *r)
 {
-	struct tcpstate_end *c = &f->end[TCPSTATE_CLIENT];
 	struct tcpstate_end *l = &f->end[TCPSTATE_SERVER];
 
 	f->flags = TCPSTATE_F_STARTED | (s->end & 1 ? TCPSTATE_F_CLIENT_B : 0);
 	history_note(f, TCPSTATE_CLIENT, C_SYN, s->len, false);
-	c->win = s->win;
-	c->isn = s->seq;
-	c->nxt = s->seq + 1 + s->len;
-	c->wscale = s->wscale;
-	fsm_move(f, r, TCPSTATE_CLIENT, fsm_table[EV_SND_SYN][TCPSTATE_CLOSED],
-		 now_us);
+	track_sender(&f->end[TCPSTATE_CLIENT], s, C_SYN);
+	fsm_apply(f, r, TCPSTATE_CLIENT, EV_SND_SYN, now_us);
 	l->isn = s->tsval;
 	l->nxt = s->tsval;
 	f->mark_us = now_us;
