@@ -6,6 +6,7 @@
 # make check-debug build the debug kernel unless cached, then the suite on it
 # make demo       a throwaway VM with tcpstate loaded and real traffic
 # make fuzz       the libFuzzer harnesses, FUZZ_SECONDS each
+# make fuzz-diff  the core at REV (default HEAD) against the tree's, side by side
 # make bench      instructions per segment (callgrind), VM rates
 # make checkpatch the kernel's checkpatch.pl over module/ and tools/
 # make analyze    gcc -fanalyzer over the tools and the shared core
@@ -55,7 +56,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -std=gnu11 $(WARN) -g -O1 -Imodule -Itools \
 	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-.PHONY: all module tools unit check check-full check-debug demo fuzz fuzz-build bench checkpatch clean \
+.PHONY: all module tools unit check check-full check-debug demo fuzz fuzz-build fuzz-diff bench checkpatch clean \
 	install install-module install-tools uninstall dkms-install dkms-uninstall analyze deb
 
 all: module tools
@@ -130,6 +131,12 @@ tests/fuzz/fuzz_cmdline: tests/fuzz/fuzz_cmdline.c $(READER_DEPS)
 
 fuzz: fuzz-build
 	tests/fuzz/run $(FUZZ_SECONDS)
+
+# The core at REV against the tree's, on the same inputs: for changes to
+# the core meant to change nothing.
+REV ?= HEAD
+fuzz-diff:
+	tests/fuzz/diff $(REV) $(FUZZ_SECONDS)
 
 bench: tools
 	tests/bench/run
