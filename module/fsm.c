@@ -346,8 +346,9 @@ static void fsm_move(struct tcpstate_fsm *f, struct tcpstate_result *r,
  * Apply one table row to @side.  Returns the cell when it is not a state
  * (sNO, sRT, sIV, sQC), so the caller can count it.
  */
-static u8 fsm_apply(struct tcpstate_fsm *f, struct tcpstate_result *r,
-		    u8 side, u8 ev, u32 now_us)
+static __always_inline u8 fsm_apply(struct tcpstate_fsm *f,
+				     struct tcpstate_result *r,
+				     u8 side, u8 ev, u32 now_us)
 {
 	u8 cell;
 
@@ -363,19 +364,19 @@ static u8 fsm_apply(struct tcpstate_fsm *f, struct tcpstate_result *r,
 	return cell;
 }
 
-/* Set bits in a u16: how many letters the history holds. */
-static unsigned int bits16(u16 v)
+/*
+ * How many letters @history holds.  Their codes are 1 .. 14, never 0, and
+ * each is appended in the lowest free nibble, so the held ones fill the
+ * low nibbles without a gap and the highest bit set counts them.
+ */
+static unsigned int history_len(u64 history)
 {
-	v = v - ((v >> 1) & 0x5555);
-	v = (v & 0x3333) + ((v >> 2) & 0x3333);
-	v = (v + (v >> 4)) & 0x0f0f;
-	return (v + (v >> 8)) & 0x1f;
+	return history ? (67 - __builtin_clzll(history)) / 4 : 0;
 }
 
 /*
  * Append a letter the first time it occurs.  Each of the 14 letters is
- * recorded once, so the letters held are the bits set in @seen and the
- * 16 nibbles never overflow.
+ * recorded once, so the 16 nibbles never overflow.
  */
 static void history_add(struct tcpstate_fsm *f, u8 side, u8 letter)
 {
@@ -384,14 +385,13 @@ static void history_add(struct tcpstate_fsm *f, u8 side, u8 letter)
 
 	if (f->seen & bit)
 		return;
-	f->history |= (u64)code << (4 * bits16(f->seen &
-					       TCPSTATE_SEEN_LETTERS));
+	f->history |= (u64)code << (4 * history_len(f->history));
 	f->seen |= bit;
 }
 
 /* @len: the payload that counts as data (a keep-alive's byte does not) */
-static void history_note(struct tcpstate_fsm *f, u8 side, u8 cls, u32 len,
-			 bool retrans)
+static __always_inline void history_note(struct tcpstate_fsm *f, u8 side,
+					  u8 cls, u32 len, bool retrans)
 {
 	switch (cls) {
 	case C_SYN:
@@ -475,8 +475,8 @@ static bool rst_acceptable(const struct tcpstate_seg *s,
 }
 
 /* The ack covers the receiver's SYN or FIN, which is what it waits for. */
-static bool acks_receiver(const struct tcpstate_seg *s,
-			  const struct tcpstate_end *rcv)
+static __always_inline bool acks_receiver(const struct tcpstate_seg *s,
+					  const struct tcpstate_end *rcv)
 {
 	if (!(s->flags & TCPSTATE_TCP_ACK))
 		return false;
@@ -844,38 +844,38 @@ fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s, u32 now_us,
 		r->notes |= TCPSTATE_N_KA_ACK;
 	track_sender(snd_end, s, cls);
 	fsm_apply(f, r, snd, ev, now_us);
-	/* The listener keeps the SYNs' TSvals for the SYN/ACK's check. */
-	if (cls == C_SYN && rcv_end->state == TCPSTATE_LISTEN) {
-		if (old_snd != TCPSTATE_SYN_SENT)
-			rcv_end->isn = s->tsval;
-		rcv_end->nxt = s->tsval;
-	}
-
-	/* The handshake's clock starts at the SYN the SYN/ACK answers: the last. */
-	if (cls == C_SYN && snd == TCPSTATE_CLIENT &&
-	    (old_snd == TCPSTATE_CLOSED || cell == sRT))
-		f->mark_us = now_us;
-	if (cls == C_SYN && old_snd == TCPSTATE_LISTEN) {
-		f->flags |= TCPSTATE_F_SIMOPEN;
-		r->notes |= TCPSTATE_N_SIMOPEN;
-	}
-	if (ev == EV_SND_FIN_CROSSED && old_snd == TCPSTATE_CLOSE_WAIT) {
-		f->flags |= TCPSTATE_F_SIMCLOSE;
-		r->notes |= TCPSTATE_N_SIMCLOSE;
-	}
-	if (cls == C_SYNACK && old_snd == TCPSTATE_LISTEN &&
-	    !(f->flags & TCPSTATE_F_PICKUP))
-		f->rtt_syn_us = elapsed(now_us, f->mark_us);
-	if (cls == C_SYNACK && old_snd != snd_end->state)
-		f->mark_us = now_us;
-	/* Simultaneous open: the peer's SYN/ACK already acked our SYN. */
-	if (cls == C_SYNACK && old_snd == TCPSTATE_SYN_SENT &&
-	    (f->seen & (1u << (H_SYNACK + rcv * NR_LETTERS))))
-		fsm_apply(f, r, snd, EV_RCV_SYNACK_SIM, now_us);
-
-	/* The receiver: what being sent this segment proves about it. */
+	/*
+	 * What else the segment's class says about the sender, then the
+	 * receiver's row: what being sent this segment proves about it.
+	 */
 	switch (cls) {
+	case C_SYN:
+		/* The listener keeps the SYNs' TSvals for the SYN/ACK's check. */
+		if (rcv_end->state == TCPSTATE_LISTEN) {
+			if (old_snd != TCPSTATE_SYN_SENT)
+				rcv_end->isn = s->tsval;
+			rcv_end->nxt = s->tsval;
+		}
+		/* The handshake's clock: from the last SYN, the answered one. */
+		if (snd == TCPSTATE_CLIENT &&
+		    (old_snd == TCPSTATE_CLOSED || cell == sRT))
+			f->mark_us = now_us;
+		if (old_snd == TCPSTATE_LISTEN) {
+			f->flags |= TCPSTATE_F_SIMOPEN;
+			r->notes |= TCPSTATE_N_SIMOPEN;
+		}
+		ev = EV_NONE;
+		break;
 	case C_SYNACK:
+		if (old_snd == TCPSTATE_LISTEN &&
+		    !(f->flags & TCPSTATE_F_PICKUP))
+			f->rtt_syn_us = elapsed(now_us, f->mark_us);
+		if (old_snd != snd_end->state)
+			f->mark_us = now_us;
+		/* Simultaneous open: the peer's SYN/ACK already acked our SYN. */
+		if (old_snd == TCPSTATE_SYN_SENT &&
+		    (f->seen & (1u << (H_SYNACK + rcv * NR_LETTERS))))
+			fsm_apply(f, r, snd, EV_RCV_SYNACK_SIM, now_us);
 		ev = (f->flags & TCPSTATE_F_SIMOPEN) ?
 		     EV_RCV_SYNACK_SIM : EV_RCV_SYNACK;
 		break;
@@ -883,6 +883,10 @@ fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s, u32 now_us,
 		ev = acks_receiver(s, rcv_end) ? EV_RCV_ACK : EV_NONE;
 		break;
 	case C_FIN:
+		if (ev == EV_SND_FIN_CROSSED && old_snd == TCPSTATE_CLOSE_WAIT) {
+			f->flags |= TCPSTATE_F_SIMCLOSE;
+			r->notes |= TCPSTATE_N_SIMCLOSE;
+		}
 		ev = acks_receiver(s, rcv_end) ? EV_RCV_FINACK : EV_RCV_FIN;
 		if (ev == EV_RCV_FINACK &&
 		    rcv_end->state == TCPSTATE_SYN_RCVD) {
@@ -900,7 +904,8 @@ fsm_step(struct tcpstate_fsm *f, const struct tcpstate_seg *s, u32 now_us,
 		ev = EV_NONE;
 		break;
 	}
-	fsm_apply(f, r, rcv, ev, now_us);
+	if (ev != EV_NONE)
+		fsm_apply(f, r, rcv, ev, now_us);
 
 	/*
 	 * The sender repeated itself (sRT): a retransmission, unless what it
