@@ -40,10 +40,12 @@
 #define pr_fmt(fmt) "tcpstate: " fmt
 
 #include <linux/atomic.h>
+#include <linux/bitops.h>
 #include <linux/delay.h>
 #include <linux/jhash.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
+#include <linux/log2.h>
 #include <linux/math64.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -547,6 +549,25 @@ static struct tcpstate_flow *tcpstate_flow_insert(struct tcpstate_bucket *b,
 	return f;
 }
 
+/* The counter of each note (fsm.h, TCPSTATE_N_*), by the note's bit. */
+static const u8 tcpstate_note_stat[] = {
+	[ilog2(TCPSTATE_N_HANDSHAKE)] = TCPSTATE_STAT_HANDSHAKES,
+	[ilog2(TCPSTATE_N_REFUSED)] = TCPSTATE_STAT_REFUSED,
+	[ilog2(TCPSTATE_N_RESET)] = TCPSTATE_STAT_RESETS,
+	[ilog2(TCPSTATE_N_SIMOPEN)] = TCPSTATE_STAT_SIMOPENS,
+	[ilog2(TCPSTATE_N_SIMCLOSE)] = TCPSTATE_STAT_SIMCLOSES,
+	[ilog2(TCPSTATE_N_PICKUP)] = TCPSTATE_STAT_PICKUPS,
+	[ilog2(TCPSTATE_N_NEWGEN)] = TCPSTATE_STAT_NEW_GENERATIONS,
+	[ilog2(TCPSTATE_N_FINISHED)] = TCPSTATE_STAT_FINISHED,
+	[ilog2(TCPSTATE_N_KA_PROBE)] = TCPSTATE_STAT_KA_PROBES,
+	[ilog2(TCPSTATE_N_KA_ACK)] = TCPSTATE_STAT_KA_ACKS,
+	[ilog2(TCPSTATE_N_KA_RESET)] = TCPSTATE_STAT_KA_RESETS,
+	[ilog2(TCPSTATE_N_KA_GAVEUP)] = TCPSTATE_STAT_KA_TIMEOUTS,
+};
+/* KA_GAVEUP is the highest note: a new one needs its counter here. */
+static_assert(ARRAY_SIZE(tcpstate_note_stat) ==
+	      ilog2(TCPSTATE_N_KA_GAVEUP) + 1);
+
 static void tcpstate_flow_count(const struct tcpstate_result *r)
 {
 	static const u8 by_verdict[TCPSTATE_V_NR] = {
@@ -557,32 +578,14 @@ static void tcpstate_flow_count(const struct tcpstate_result *r)
 		[TCPSTATE_V_BAD_SEQ] = TCPSTATE_STAT_INVALID_SEQ,
 		[TCPSTATE_V_UNEXPECTED] = TCPSTATE_STAT_INVALID_UNEXPECTED,
 	};
-	static const struct {
-		u16 note;
-		u8 stat;
-	} by_note[] = {
-		{ TCPSTATE_N_HANDSHAKE, TCPSTATE_STAT_HANDSHAKES },
-		{ TCPSTATE_N_REFUSED, TCPSTATE_STAT_REFUSED },
-		{ TCPSTATE_N_RESET, TCPSTATE_STAT_RESETS },
-		{ TCPSTATE_N_SIMOPEN, TCPSTATE_STAT_SIMOPENS },
-		{ TCPSTATE_N_SIMCLOSE, TCPSTATE_STAT_SIMCLOSES },
-		{ TCPSTATE_N_PICKUP, TCPSTATE_STAT_PICKUPS },
-		{ TCPSTATE_N_NEWGEN, TCPSTATE_STAT_NEW_GENERATIONS },
-		{ TCPSTATE_N_FINISHED, TCPSTATE_STAT_FINISHED },
-		{ TCPSTATE_N_KA_PROBE, TCPSTATE_STAT_KA_PROBES },
-		{ TCPSTATE_N_KA_ACK, TCPSTATE_STAT_KA_ACKS },
-		{ TCPSTATE_N_KA_RESET, TCPSTATE_STAT_KA_RESETS },
-		{ TCPSTATE_N_KA_GAVEUP, TCPSTATE_STAT_KA_TIMEOUTS },
-	};
-	unsigned int i;
+	unsigned long notes = r->notes;
+	unsigned int bit;
 
 	if (r->verdict != TCPSTATE_V_OK && r->verdict < TCPSTATE_V_NR)
 		tcpstate_stat_inc(by_verdict[r->verdict]);
-	if (!r->notes)
-		return;
-	for (i = 0; i < ARRAY_SIZE(by_note); i++)
-		if (r->notes & by_note[i].note)
-			tcpstate_stat_inc(by_note[i].stat);
+	/* Most segments note nothing; the rest one or two things. */
+	for_each_set_bit(bit, &notes, ARRAY_SIZE(tcpstate_note_stat))
+		tcpstate_stat_inc(tcpstate_note_stat[bit]);
 }
 
 /* A segment that would change a state: is its checksum right?  Counted. */
@@ -688,19 +691,21 @@ static void tcpstate_flow_apply(struct tcpstate_bucket *b,
 }
 
 /*
- * The flow @k of @b was not found, or went between its lookup and the
- * lock: look again, twice at most, and if it is not there, add it if @s
- * may open one (its checksum verified first); then step it.  Under RCU.
+ * The flow @k of @b was not found (@restart false), or went between its
+ * lookup and the lock (true): then look again, twice at most.  If it is
+ * not there, add it if @s may open one (its checksum verified first);
+ * then step it.  Under RCU.
  */
 static noinline void tcpstate_flow_add(struct tcpstate_bucket *b,
 				       const struct tcpstate_key *k,
 				       const struct tcpstate_seg *s,
-				       const struct tcpstate_csum *csum)
+				       const struct tcpstate_csum *csum,
+				       bool restart)
 {
-	struct tcpstate_flow *f;
+	struct tcpstate_flow *f = NULL;
 	int tries;
 
-	for (tries = 0; tries < 2; tries++) {
+	for (tries = 0; restart && tries < 2; tries++) {
 		f = tcpstate_flow_lookup(b, k);
 		if (!f)
 			break;
@@ -745,6 +750,7 @@ void tcpstate_flow_segment(const struct tcpstate_key *k,
 			   const struct tcpstate_csum *csum)
 {
 	struct tcpstate_bucket *b = tcpstate_key_bucket(k);
+	bool restart = false;
 	struct tcpstate_flow *f;
 
 	rcu_read_lock();
@@ -761,8 +767,9 @@ void tcpstate_flow_segment(const struct tcpstate_key *k,
 		/* Unlinked between the lookup and the lock. */
 		spin_unlock_bh(&b->lock);
 		tcpstate_stat_inc(TCPSTATE_STAT_LOOKUP_RESTARTS);
+		restart = true;
 	}
-	tcpstate_flow_add(b, k, s, csum);
+	tcpstate_flow_add(b, k, s, csum, restart);
 	rcu_read_unlock();
 }
 
