@@ -120,7 +120,7 @@ FUZZERS := tests/fuzz/fuzz_fsm tests/fuzz/fuzz_event_parse tests/fuzz/fuzz_cmdli
 
 fuzz-build: $(FUZZERS)
 
-tests/fuzz/fuzz_fsm: tests/fuzz/fuzz_fsm.c module/fsm.c module/fsm.h
+tests/fuzz/fuzz_fsm: tests/fuzz/fuzz_fsm.c tests/fuzz/fsm_input.h module/fsm.c module/fsm.h
 	$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_fsm.c
 
 tests/fuzz/fuzz_event_parse: tests/fuzz/fuzz_event_parse.c tools/event_parse.c tools/event_parse.h module/fsm.c module/fsm.h

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fsm.c"
+#include "fsm_input.h"
 
 #define fuzz_assert(cond)						\
 	do {								\
@@ -20,16 +21,6 @@
 	} while (0)
 
 #include <stdio.h>
-
-static u32 near(u32 base, u8 how, u32 rnd)
-{
-	switch (how & 3) {
-	case 0: return base;
-	case 1: return rnd & 0x80000000u ? base - 1 : base + 1;	/* probes */
-	case 2: return base + (rnd & 0xff) - 0x80;
-	default: return rnd;
-	}
-}
 
 static void check_result(const struct tcpstate_fsm *before,
 			 const struct tcpstate_fsm *f,
@@ -124,20 +115,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	tcpstate_fsm_init(&f);
-	while (size >= 12) {
-		u8 op = data[0], flags = data[1], hows = data[2];
-		u32 rnd, len;
-		u8 end = op & 1;
+	while (size >= FSM_INPUT_STEP) {
+		struct fsm_input in;
 
-		memcpy(&rnd, data + 3, 4);
-		len = data[7] & 0x80 ? data[7] & 0x7f : 0;
-		now += data[8] * 1000u * (data[9] & 0x0f);
+		fsm_input_decode(&f, data, &now, &in);
 		before = f;
-		if ((op & 0x0e) == 0x0e) {
+		if (in.tick) {
 			/* a timer tick with a small 2MSL */
 			u32 left = tcpstate_fsm_time_wait_left(&f, now,
-							       5000u * data[10]);
-			int n = tcpstate_fsm_tick(&f, now, 5000u * data[10], &r);
+							       in.time_wait_us);
+			int n = tcpstate_fsm_tick(&f, now, in.time_wait_us, &r);
 
 			fuzz_assert(n == r.nr);
 			/* the GC's plan: a tick moves exactly when none is left */
@@ -146,34 +133,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (n = 0; n < 2; n++)
 				if (f.end[n].state == TCPSTATE_TIME_WAIT)
 					fuzz_assert(now - f.mark_us <
-						    5000u * data[10]);
+						    in.time_wait_us);
 		} else {
-			const struct tcpstate_end *me, *peer;
+			const struct tcpstate_seg s = in.seg;
 			struct tcpstate_fsm quiet;
-			struct tcpstate_seg s;
 			bool took;
 
-			me = &f.end[f.flags & TCPSTATE_F_STARTED ?
-				    (end == tcpstate_fsm_client_end(&f) ?
-				     TCPSTATE_CLIENT : TCPSTATE_SERVER) : 0];
-			peer = &f.end[me == &f.end[0] ? 1 : 0];
-			s = (struct tcpstate_seg){
-				.seq = near(me->nxt, hows, rnd),
-				.ack = near(peer->nxt, hows >> 2, rnd >> 8),
-				.len = len,
-				.sport = end ? 80 : 40000,
-				.dport = end ? 40000 : 80,
-				/* SYNs' timestamps: near each other or not */
-				.tsval = flags & TCPSTATE_TCP_SYN ?
-					 1000u + data[9] : 0,
-				.tsecr = flags & TCPSTATE_TCP_SYN &&
-					 hows & 0x40 ? 990u + data[10] : 0,
-				.win = data[10] | (data[11] << 8),
-				.flags = flags,
-				.wscale = hows & 0x80 ? data[11] & 0x1f :
-					  TCPSTATE_WSCALE_NONE,
-				.end = end,
-			};
 			/*
 			 * The quiet step alone: untouched when it declines,
 			 * else what the whole step does, saying nothing.
@@ -205,8 +170,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_assert(!memcmp(rs.trans, r.trans,
 					    r.nr * sizeof(r.trans[0])));
 		}
-		data += 12;
-		size -= 12;
+		data += FSM_INPUT_STEP;
+		size -= FSM_INPUT_STEP;
 	}
 	return 0;
 }
