@@ -154,7 +154,6 @@ struct tcpstate_fsm {
 #define TCPSTATE_REUSE_TS	2
 #define TCPSTATE_REUSE_OWN	3
 #define TCPSTATE_REUSE_SHIFT	14
-#define TCPSTATE_SEEN_LETTERS	((1u << TCPSTATE_REUSE_SHIFT) - 1)
 /* The history's letters per side: the low 7 bits of seen, the client's. */
 #define TCPSTATE_HISTORY_LETTERS	7
 
