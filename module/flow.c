@@ -25,7 +25,10 @@
  * time_wait_ms / 4 (at least 100 ms, at most 2 s apart).  On each entry
  * it runs the TIME_WAIT timer, expires idle flows and frees finished flows
  * whose linger time is over.  Entries are freed after a grace period
- * (call_rcu) into their family's kmem_cache.
+ * (call_rcu) into their family's kmem_cache.  The work is unbound: the
+ * table is no CPU's own, and a per-CPU work waits for whatever holds the
+ * CPU that queued it (softirq under a flood steered to that CPU, or a
+ * hook that is not preempted), while the table fills.
  *
  * A bucket's due (flow.h) is the earliest jiffies at which the GC has
  * anything to do with one of its entries; the sweep passes over a bucket
@@ -544,7 +547,7 @@ static struct tcpstate_flow *tcpstate_flow_insert(struct tcpstate_bucket *b,
 	 * requeues itself while the table is not empty.
 	 */
 	if (!delayed_work_pending(&tcpstate_gc))
-		queue_delayed_work(system_power_efficient_wq, &tcpstate_gc,
+		queue_delayed_work(system_unbound_wq, &tcpstate_gc,
 				   TCPSTATE_GC_INTERVAL);
 	return f;
 }
@@ -965,7 +968,7 @@ static void tcpstate_flow_gc_work(struct work_struct *work)
 	}
 	if (atomic_read(&tcpstate_table.count) &&
 	    !READ_ONCE(tcpstate_flow_stopping))
-		queue_delayed_work(system_power_efficient_wq, &tcpstate_gc,
+		queue_delayed_work(system_unbound_wq, &tcpstate_gc,
 				   TCPSTATE_GC_INTERVAL);
 }
 

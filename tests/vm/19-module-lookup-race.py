@@ -24,6 +24,15 @@
 # out (the found entry stepped whatever its netns id), this failed on 6.1:
 # lookup_restarts +0, new_generations +1, and the connection was listed
 # only as a pickup from its SYN/ACK (history "hA", no rtt), its SYN lost.
+#
+# Where each runs is forced too.  The spinning SYN holds its CPU (Debian's
+# stock kernels do not preempt it), so the GC must be free to run on the
+# other one.  Everything runs on CPU 0 until the SYN, so the GC is armed
+# there; the SYN then spins on CPU 0 and the test watches from CPU 1.
+# With the GC on a per-CPU workqueue it stayed queued behind the spin on
+# CPU 0 (6.12.118, in CI: "timed out waiting for the GC to free the old
+# flow", whenever the GC happened to be armed on the SYN's CPU); on an
+# unbound one it runs on CPU 1.
 import os
 import socket
 import struct
@@ -60,6 +69,10 @@ def client():
     return c
 
 
+if len(os.sched_getaffinity(0)) < 2:
+    fail("needs two CPUs: the GC must run beside the spinning SYN")
+os.sched_setaffinity(0, {0})
+
 with Module(ko=KO_FAULT, time_wait_ms=400, linger_ms=600000,
             fault_syn_stall_port=PORT, fault_syn_stall_ms=0):
     srv = listen_tcp("127.0.0.1", PORT)
@@ -85,6 +98,7 @@ with Module(ko=KO_FAULT, time_wait_ms=400, linger_ms=600000,
     done = {}
 
     def reconnect():
+        os.sched_setaffinity(0, {0})
         c = client()
         t = time.monotonic()
         try:
@@ -94,6 +108,7 @@ with Module(ko=KO_FAULT, time_wait_ms=400, linger_ms=600000,
             done["error"] = e
         done["took"] = time.monotonic() - t
 
+    os.sched_setaffinity(0, {1})
     t0 = time.monotonic()
     th = threading.Thread(target=reconnect, daemon=True)
     th.start()
